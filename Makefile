@@ -1,0 +1,22 @@
+# The two commands the README promises: `make demo` (a real rollout on the local lab) and
+# `make test` (everything CI runs). Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup test demo unit sanity lint build lab-up lab-down
+
+help:
+	@echo "make demo   - start the local lab, roll out podinfo 6.0.1, then a faulty 6.0.2 that is rolled back"
+	@echo "make test   - every test CI runs (unit, lab, modules, end to end, sanity, lint, molecule)"
+
+setup:
+	@scripts/bootstrap.sh
+
+test: setup
+	@scripts/test.sh
+
+demo: setup
+	@scripts/demo.sh
+
+build: setup
+	@source scripts/env.sh && ansible-galaxy collection build --force --output-path .build/dist .
