@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters exposing the analysis schedules (plugins/module_utils/analysis/schedule.py) to roles."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import schedule
+
+
+def canary_steps(analysis, strategy="canary"):
+    """``analysis`` is a dict with max_weight, step_weight, step_weights (Flagger's names)."""
+    if not isinstance(analysis, dict):
+        raise AnsibleFilterError("canary_steps expects a dict with max_weight, step_weight, step_weights, got %r" % (analysis,))
+    try:
+        return schedule.analysis_steps(
+            strategy=strategy,
+            max_weight=analysis.get("max_weight"),
+            step_weight=analysis.get("step_weight"),
+            step_weights=analysis.get("step_weights") or None,
+        )
+    except schedule.ScheduleError as exc:
+        raise AnsibleFilterError("rollout analysis: %s" % exc)
+
+
+def canary_promotion_weights(canary_weight, step_weight_promotion=None):
+    try:
+        return schedule.promotion_weights(int(canary_weight), step_weight_promotion)
+    except (schedule.ScheduleError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("rollout promotion: %s" % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "canary_steps": canary_steps,
+            "canary_promotion_weights": canary_promotion_weights,
+        }

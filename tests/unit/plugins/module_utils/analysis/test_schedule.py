@@ -1,0 +1,87 @@
+import pytest
+
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import schedule as s
+
+
+@pytest.mark.parametrize(
+    "max_weight, step, expected",
+    [
+        (50, 10, [10, 20, 30, 40, 50]),
+        (50, 20, [20, 40, 60]),  # Flagger's arithmetic: the last step may pass max_weight
+        (None, 25, [25, 50, 75, 100]),
+        (100, 30, [30, 60, 90, 100]),  # capped at 100
+        (30, 50, [50]),
+        (100, 100, [100]),
+    ],
+)
+def test_step_weight(max_weight, step, expected):
+    assert s.canary_weights(max_weight=max_weight, step_weight=step) == expected
+
+
+def test_step_weights_win_over_step_weight():
+    assert s.canary_weights(max_weight=50, step_weight=10, step_weights=[1, 5, 25, 50]) == [1, 5, 25, 50]
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({}, "set step_weight"),
+        ({"step_weight": 0}, "step_weight must be between 1 and 100"),
+        ({"step_weight": 101}, "step_weight must be between 1 and 100"),
+        ({"step_weight": "10"}, "step_weight must be an integer"),
+        ({"step_weight": True}, "step_weight must be an integer"),
+        ({"step_weight": 10, "max_weight": 0}, "max_weight must be between 1 and 100"),
+        ({"step_weights": [10, 10]}, "strictly ascending: step_weights[1] = 10 follows 10"),
+        ({"step_weights": [20, 5]}, "strictly ascending"),
+        ({"step_weights": [10, 120]}, "step_weights[1] must be between 1 and 100"),
+        ({"step_weights": [10, 60], "max_weight": 50}, "above max_weight 50"),
+        ({"step_weights": "10,20"}, "step_weights must be a list"),
+    ],
+)
+def test_bad_schedules_name_the_field(kwargs, words):
+    with pytest.raises(s.ScheduleError) as err:
+        s.canary_weights(**kwargs)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "weight, step, expected",
+    [
+        (50, None, [0]),
+        (50, 20, [30, 10, 0]),
+        (50, 50, [0]),
+        (30, 25, [5, 0]),
+        (0, 10, [0]),
+        (100, 40, [60, 20, 0]),
+    ],
+)
+def test_promotion_weights(weight, step, expected):
+    assert s.promotion_weights(weight, step) == expected
+
+
+def test_promotion_rejects_bad_input():
+    with pytest.raises(s.ScheduleError, match="step_weight_promotion must be between 1 and 100"):
+        s.promotion_weights(50, 0)
+    with pytest.raises(s.ScheduleError, match="canary_weight must be"):
+        s.promotion_weights(120)
+
+
+def test_steps_and_resume_position():
+    steps = s.analysis_steps(max_weight=50, step_weight=25)
+    assert steps == [{"weight": 25}, {"weight": 50}]
+    assert s.step_index(steps, 0) == -1
+    assert s.step_index(steps, 25) == 0
+    assert s.step_index(steps, 50) == 1
+    with pytest.raises(s.ScheduleError, match="not a step of the schedule"):
+        s.step_index(steps, 30)
+    with pytest.raises(s.ScheduleError, match="strategy must be one of canary"):
+        s.analysis_steps(strategy="bluegreen", step_weight=10)
+
+
+def test_max_iterations_bounds_the_loop():
+    steps = s.analysis_steps(max_weight=50, step_weight=10)
+    assert s.max_iterations(steps, 5) == 11
+    assert s.max_iterations(steps, 2, failed_checks=1) == 7
+    assert s.max_iterations(steps, 1, failed_checks=3) == 6
+    with pytest.raises(s.ScheduleError, match="threshold must be an integer of at least 1"):
+        s.max_iterations(steps, 0)
