@@ -1,0 +1,337 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The module wrapper shared by the cluster modules: kubernetes.core client, arguments, errors.
+
+Reads and writes go through kubernetes.core's client. Writes are a POST for a new object or a JSON
+merge patch (with the read resourceVersion as precondition) for an existing one, computed
+locally; in check mode nothing is sent and the computed object is the predicted result.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import time
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
+
+K8S_CORE_IMPORT_ERROR = None
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+except ImportError:
+    K8S_CORE_IMPORT_ERROR = traceback.format_exc()
+    AUTH_ARG_SPEC = {}
+    AnsibleK8SModule = None
+    CoreException = Exception
+
+KUBERNETES_IMPORT_ERROR = None
+try:
+    from kubernetes.client.rest import ApiException
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+    from urllib3.exceptions import HTTPError as Urllib3Error
+except ImportError:
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+    class ApiException(Exception):
+        status = None
+
+    class ResourceNotFoundError(Exception):
+        pass
+
+    class Urllib3Error(Exception):
+        pass
+
+
+MERGE_PATCH = "application/merge-patch+json"
+
+_VOLATILE_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
+
+
+def common_argument_spec():
+    """kubernetes.core's auth options plus namespace / target / service_name."""
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(
+        namespace=dict(type="str", required=True),
+        target=dict(type="str", required=True),
+        service_name=dict(type="str"),
+    )
+    return spec
+
+
+def routing_argument_spec():
+    """The options that say how the managed routes of the VirtualService are found."""
+    return dict(
+        mode=dict(type="str", default="host", choices=["host", "subset"]),
+        host=dict(type="str"),
+        primary_subset=dict(type="str", default="primary"),
+        canary_subset=dict(type="str", default="canary"),
+        route_name=dict(type="str"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers (unit-tested without a cluster)
+
+
+def strip_object(obj):
+    """``obj`` without status and server-maintained metadata: what a diff and a patch compare."""
+    if obj is None:
+        return None
+    result = copy.deepcopy(obj)
+    result.pop("status", None)
+    metadata = result.get("metadata") or {}
+    for key in _VOLATILE_METADATA:
+        metadata.pop(key, None)
+    annotations = metadata.get("annotations")
+    if annotations is not None:
+        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+        if not annotations:
+            metadata.pop("annotations")
+    return result
+
+
+def merge_patch(old, new):
+    """The RFC 7386 JSON merge patch that turns ``old`` into ``new`` (lists are replaced whole)."""
+    patch = {}
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    for key, value in new.items():
+        if key not in old:
+            patch[key] = copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(old[key], dict):
+            nested = merge_patch(old[key], value)
+            if nested:
+                patch[key] = nested
+        elif value != old[key]:
+            patch[key] = copy.deepcopy(value)
+    return patch
+
+
+def overlay(existing, desired, replace=()):
+    """``existing`` with ``desired`` written over it.
+
+    Mappings merge key by key (so server defaults and other people's labels stay); lists and the
+    dotted paths in ``replace`` are taken from ``desired`` whole.
+    """
+    def merge(current, wanted, path):
+        if path in replace or not isinstance(current, dict) or not isinstance(wanted, dict):
+            return copy.deepcopy(wanted)
+        result = copy.deepcopy(current)
+        for key, value in wanted.items():
+            child = "%s.%s" % (path, key) if path else key
+            result[key] = merge(current.get(key), value, child) if key in current else copy.deepcopy(value)
+        return result
+    return merge(existing, desired, "")
+
+
+def describe(obj):
+    return "%s %s/%s" % (obj.get("kind"), (obj.get("metadata") or {}).get("namespace"), (obj.get("metadata") or {}).get("name"))
+
+
+def object_key(obj):
+    return "%s/%s" % (obj.get("kind"), (obj.get("metadata") or {}).get("name"))
+
+
+class Changes(object):
+    """What a module run did (or, in check mode, would do) to each object, and the diff."""
+
+    def __init__(self):
+        self.objects = []
+        self.before = {}
+        self.after = {}
+
+    def record(self, obj, action, before=None, after=None):
+        self.objects.append({"kind": obj["kind"], "name": obj["metadata"]["name"], "action": action})
+        if action != "unchanged":
+            key = object_key(obj)
+            self.before[key] = strip_object(before) if before is not None else {}
+            self.after[key] = strip_object(after) if after is not None else {}
+
+    @property
+    def changed(self):
+        return any(item["action"] != "unchanged" for item in self.objects)
+
+    def diff(self):
+        return {"before": self.before, "after": self.after}
+
+
+# ---------------------------------------------------------------------------------------------
+# The module and cluster wrappers
+
+
+class ClusterError(Exception):
+    """An API call failed; the message says what was attempted and what to check."""
+
+
+def _api_error_message(exc, action, what, host):
+    status = getattr(exc, "status", None)
+    reason = _api_reason(exc)
+    if status == 401:
+        return ("the Kubernetes API at %s rejected the credentials (401 Unauthorized) while trying to %s %s: "
+                "check api_key, the kubeconfig/context or the K8S_AUTH_* variables" % (host, action, what))
+    if status == 403:
+        return ("the Kubernetes API at %s refused to %s %s (403 Forbidden: %s): grant the account RBAC permission for it"
+                % (host, action, what, reason))
+    if status == 409:
+        return ("%s changed while this task ran (409 Conflict: %s); nothing else was written after it: run the task again"
+                % (what, reason))
+    if status == 422 or status == 400:
+        return "the Kubernetes API rejected %s %s (%s): %s" % (action, what, status, reason)
+    return "failed to %s %s (HTTP %s): %s" % (action, what, status, reason)
+
+
+def _api_reason(exc):
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            import json
+            return json.loads(body).get("message") or to_text(body)
+        except (ValueError, AttributeError):
+            return to_text(body)
+    return to_text(getattr(exc, "reason", None) or exc)
+
+
+class Cluster(object):
+    """Read and write whole objects as dicts; in check mode writes are computed, not sent."""
+
+    def __init__(self, client, check_mode=False, poll_interval=1.0):
+        self.client = client
+        self.check_mode = check_mode
+        self.poll_interval = poll_interval
+        self.host = getattr(getattr(client, "configuration", None), "host", None) or "(unknown host)"
+        self._resources = {}
+
+    def _call(self, action, what, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ApiException as exc:
+            raise ClusterError(_api_error_message(exc, action, what, self.host))
+        except Urllib3Error as exc:
+            raise ClusterError("cannot reach the Kubernetes API at %s while trying to %s %s: %s; check host/kubeconfig "
+                               "and that the API server is running" % (self.host, action, what, to_text(exc)))
+
+    def resource(self, api_version, kind):
+        key = (api_version, kind)
+        if key not in self._resources:
+            try:
+                self._resources[key] = self._call("discover", "%s %s" % (api_version, kind), self.client.resource, kind, api_version)
+            except ResourceNotFoundError:
+                raise ClusterError("the cluster does not serve %s %s; install the CRDs that define it (Istio for networking.istio.io)"
+                                   % (api_version, kind))
+        return self._resources[key]
+
+    def get(self, api_version, kind, namespace, name):
+        resource = self.resource(api_version, kind)
+        what = "%s %s/%s" % (kind, namespace, name) if namespace else "%s %s" % (kind, name)
+        try:
+            result = self.client.get(resource, name=name, namespace=namespace)
+        except ApiException as exc:
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise ClusterError(_api_error_message(exc, "read", what, self.host))
+        except Urllib3Error as exc:
+            raise ClusterError("cannot reach the Kubernetes API at %s while trying to read %s: %s; check host/kubeconfig "
+                               "and that the API server is running" % (self.host, what, to_text(exc)))
+        return result.to_dict()
+
+    def list(self, api_version, kind, namespace):
+        resource = self.resource(api_version, kind)
+        result = self._call("list", "%s in namespace %s" % (kind, namespace), self.client.get, resource, namespace=namespace)
+        return result.to_dict().get("items") or []
+
+    def require_namespace(self, namespace):
+        if self.get("v1", "Namespace", None, namespace) is None:
+            raise CanaryError("namespace %s does not exist; create it or fix the namespace option" % namespace, field="namespace")
+
+    def write(self, existing, new, changes):
+        """Create ``new`` or patch ``existing`` into it; record and return the (predicted) object."""
+        if existing is None:
+            if not self.check_mode:
+                resource = self.resource(new["apiVersion"], new["kind"])
+                new = self._call("create", describe(new), self.client.create, resource, new,
+                                 namespace=new["metadata"].get("namespace")).to_dict()
+            changes.record(new, "created", None, new)
+            return new
+        patch = merge_patch(strip_object(existing), strip_object(new))
+        if not patch:
+            changes.record(existing, "unchanged")
+            return existing
+        result = copy.deepcopy(new)
+        if not self.check_mode:
+            patch.setdefault("metadata", {})["resourceVersion"] = existing["metadata"].get("resourceVersion")
+            resource = self.resource(existing["apiVersion"], existing["kind"])
+            result = self._call("update", describe(existing), self.client.client.patch, resource, patch,
+                                name=existing["metadata"]["name"], namespace=existing["metadata"].get("namespace"),
+                                content_type=MERGE_PATCH).to_dict()
+        changes.record(existing, "updated", existing, result)
+        return result
+
+    def wait_for(self, api_version, kind, namespace, name, predicate, timeout):
+        """Poll until ``predicate(obj)`` returns ``(True, msg)``; return ``(done, msg, obj)``."""
+        deadline = time.time() + timeout
+        while True:
+            obj = self.get(api_version, kind, namespace, name)
+            done, message = predicate(obj) if obj is not None else (False, "%s %s/%s does not exist" % (kind, namespace, name))
+            if done or time.time() >= deadline:
+                return done, message, obj
+            time.sleep(self.poll_interval)
+
+
+class CanaryModule(object):
+    """AnsibleModule (through kubernetes.core's AnsibleK8SModule) plus a connected Cluster."""
+
+    def __init__(self, argument_spec, **kwargs):
+        if AnsibleK8SModule is None:
+            from ansible.module_utils.basic import AnsibleModule
+            module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+            module.fail_json(msg=missing_required_lib("the kubernetes.core collection"), exception=K8S_CORE_IMPORT_ERROR)
+        self.module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+        self._cluster = None
+
+    @property
+    def params(self):
+        return self.module.params
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    @property
+    def diff_mode(self):
+        return self.module._diff
+
+    @property
+    def cluster(self):
+        if self._cluster is None:
+            try:
+                client = get_api_client(module=self.module)
+            except CoreException as exc:
+                self.fail("could not create the Kubernetes client: %s; check kubeconfig, context and host" % to_text(exc))
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # kubernetes' config loader raises plain exceptions (bad kubeconfig path, missing context).
+                self.fail("could not load the Kubernetes client configuration: %s; check kubeconfig, context and host" % to_text(exc))
+            self._cluster = Cluster(client, check_mode=self.check_mode)
+        return self._cluster
+
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=msg, **kwargs)
+
+    def run(self, func):
+        """Run ``func(self)`` -> result dict; map our errors to a failed result."""
+        try:
+            result = func(self)
+        except CanaryError as exc:
+            self.fail(exc.message, field=exc.field)
+        except ClusterError as exc:
+            self.fail(to_text(exc))
+        self.module.exit_json(**result)

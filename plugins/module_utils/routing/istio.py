@@ -1,0 +1,438 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Istio routing: DestinationRules, the apex VirtualService and the edits of its managed routes.
+
+Plain Python on dicts shaped like the Kubernetes objects; nothing here talks to a cluster.
+Two ways to address primary and canary are supported:
+
+* host level (Flagger's model): destinations ``<apex>-primary`` and ``<apex>-canary`` (Services);
+* subset level (Argo Rollouts' model): one host, DestinationRule subsets such as ``v1`` / ``v2``.
+
+The routes this module manages are found by name: the weighted route ``route_name`` and the A/B
+route ``<route_name>-canary-match`` placed right ahead of it. Every other route and field of the
+VirtualService is left as it is.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import re
+
+from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
+from ansible_collections.progressive.delivery.plugins.module_utils._names import (
+    canary_name,
+    managed_labels,
+    match_route_name,
+    primary_name,
+)
+
+API_VERSION = "networking.istio.io/v1beta1"
+VIRTUAL_SERVICE = "VirtualService"
+DESTINATION_RULE = "DestinationRule"
+
+ORIGINAL_SPEC_ANNOTATION = "progressive.delivery/original-spec"
+
+MODES = ("host", "subset")
+
+# Fields of an http route that the A/B route inherits from the weighted route (Flagger does the same).
+_INHERITED_ROUTE_FIELDS = ("rewrite", "timeout", "retries", "corsPolicy", "headers", "fault")
+
+_STRING_MATCH_KINDS = ("exact", "prefix", "regex")
+_STRING_MATCH_FIELDS = ("uri", "scheme", "method", "authority")
+_STRING_MATCH_MAP_FIELDS = ("headers", "queryParams", "withoutHeaders")
+_HTTP_MATCH_FIELDS = _STRING_MATCH_FIELDS + _STRING_MATCH_MAP_FIELDS + (
+    "port", "sourceLabels", "gateways", "ignoreUriCase", "sourceNamespace", "statPrefix", "name")
+
+
+class RouteTarget(object):
+    """Where the managed routes send traffic: the primary and canary destinations and the route name."""
+
+    def __init__(self, primary, canary, route_name, mode):
+        self.primary = primary
+        self.canary = canary
+        self.route_name = route_name
+        self.mode = mode
+
+    @property
+    def match_route_name(self):
+        return match_route_name(self.route_name)
+
+    def __repr__(self):
+        return "RouteTarget(%r, %r, %r, %r)" % (self.primary, self.canary, self.route_name, self.mode)
+
+
+def route_target(service_name, mode="host", host=None, primary_subset="primary", canary_subset="canary", route_name=None):
+    """Build the RouteTarget for the module options of the same names."""
+    if mode not in MODES:
+        raise CanaryError("mode must be one of %s, got %r" % (", ".join(MODES), mode), field="mode")
+    if not service_name:
+        raise CanaryError("service_name must not be empty", field="service_name")
+    route_name = route_name or service_name
+    if mode == "host":
+        if host is not None:
+            raise CanaryError("host is only used with mode=subset; with mode=host the destinations are "
+                              "%s and %s: remove host or set mode=subset" % (primary_name(service_name), canary_name(service_name)),
+                              field="host")
+        return RouteTarget({"host": primary_name(service_name)}, {"host": canary_name(service_name)}, route_name, mode)
+    host = host or service_name
+    for field, subset in (("primary_subset", primary_subset), ("canary_subset", canary_subset)):
+        if not subset:
+            raise CanaryError("%s must name a DestinationRule subset of %s" % (field, host), field=field)
+    if primary_subset == canary_subset:
+        raise CanaryError("primary_subset and canary_subset are both %r: they must name two different subsets" % primary_subset,
+                          field="canary_subset")
+    return RouteTarget({"host": host, "subset": primary_subset}, {"host": host, "subset": canary_subset}, route_name, mode)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input validation
+
+
+def validate_weight(weight, field="weight"):
+    """An int in 0..100 (bools and strings are refused: ``"50"`` is not a weight)."""
+    if isinstance(weight, bool) or not isinstance(weight, int):
+        raise CanaryError("%s must be an integer from 0 to 100, got %r" % (field, weight), field=field)
+    if weight < 0 or weight > 100:
+        raise CanaryError("%s must be between 0 and 100 (the canary's percent of traffic), got %d" % (field, weight), field=field)
+    return weight
+
+
+def _normalise_string_match(value, where):
+    if not isinstance(value, dict) or len(value) != 1:
+        raise CanaryError("%s must be a mapping with exactly one of exact, prefix, suffix or regex, got %r" % (where, value),
+                          field="match")
+    kind, text = list(value.items())[0]
+    if kind == "suffix":
+        # Istio has no suffix matcher (Flagger's API has): an anchored regex says the same.
+        return {"regex": ".*" + re.escape(str(text))}
+    if kind not in _STRING_MATCH_KINDS:
+        raise CanaryError("%s uses %r; use one of exact, prefix, suffix or regex" % (where, kind), field="match")
+    if not isinstance(text, str):
+        raise CanaryError("%s.%s must be a string, got %r" % (where, kind, text), field="match")
+    return {kind: text}
+
+
+def normalise_match(match):
+    """Validate a list of Istio HTTPMatchRequests and return a normalised copy (suffix -> regex)."""
+    if match is None:
+        return None
+    if not isinstance(match, list) or not match:
+        raise CanaryError("match must be a non-empty list of Istio HTTPMatchRequests "
+                          "(e.g. [{headers: {x-canary: {exact: insider}}}]); omit match to remove the A/B route",
+                          field="match")
+    result = []
+    for index, condition in enumerate(match):
+        where = "match[%d]" % index
+        if not isinstance(condition, dict) or not condition:
+            raise CanaryError("%s is empty: give at least one condition such as headers, uri or sourceLabels, "
+                              "or omit match to remove the A/B route" % where, field="match")
+        normalised = {}
+        for key, value in condition.items():
+            if key not in _HTTP_MATCH_FIELDS:
+                raise CanaryError("%s.%s is not an Istio HTTPMatchRequest field; use one of %s"
+                                  % (where, key, ", ".join(sorted(_HTTP_MATCH_FIELDS))), field="match")
+            if key in _STRING_MATCH_FIELDS:
+                normalised[key] = _normalise_string_match(value, "%s.%s" % (where, key))
+            elif key in _STRING_MATCH_MAP_FIELDS:
+                if not isinstance(value, dict) or not value:
+                    raise CanaryError("%s.%s must be a non-empty mapping of name to string match" % (where, key), field="match")
+                normalised[key] = dict((name, _normalise_string_match(v, "%s.%s.%s" % (where, key, name)))
+                                       for name, v in value.items())
+            elif key == "sourceLabels":
+                if not isinstance(value, dict) or not value or not all(isinstance(v, str) for v in value.values()):
+                    raise CanaryError("%s.sourceLabels must be a non-empty mapping of label to value" % where, field="match")
+                normalised[key] = dict(value)
+            else:
+                normalised[key] = copy.deepcopy(value)
+        result.append(normalised)
+    return result
+
+
+def validate_mirror(weight, mirror, mirror_weight):
+    if mirror_weight is not None:
+        if not mirror:
+            raise CanaryError("mirror_weight is set but mirror is false: set mirror=true or remove mirror_weight", field="mirror_weight")
+        validate_weight(mirror_weight, field="mirror_weight")
+        if mirror_weight == 0:
+            raise CanaryError("mirror_weight must be between 1 and 100; to stop mirroring set mirror=false", field="mirror_weight")
+    if mirror and weight != 0:
+        raise CanaryError("mirror=true needs weight 0 (got %d): mirrored requests are counted in the canary's metrics, "
+                          "so mirroring while the canary also gets live traffic would count it twice; "
+                          "set weight to 0 or mirror to false" % weight, field="mirror")
+
+
+# ---------------------------------------------------------------------------------------------
+# Object builders
+
+
+def build_destination_rule(namespace, name, traffic_policy=None, labels=None):
+    """DestinationRule ``name`` for host ``name`` (Flagger: no subsets, trafficPolicy copied)."""
+    spec = {"host": name}
+    if traffic_policy:
+        spec["trafficPolicy"] = copy.deepcopy(traffic_policy)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": DESTINATION_RULE,
+        "metadata": {"name": name, "namespace": namespace, "labels": managed_labels(labels)},
+        "spec": spec,
+    }
+
+
+def _destination(destination, weight):
+    return {"destination": copy.deepcopy(destination), "weight": weight}
+
+
+def build_virtual_service(namespace, apex, hosts=None, gateways=None, retries=None, timeout=None, cors_policy=None,
+                          headers=None, labels=None):
+    """The apex VirtualService at 100/0, host-level (Flagger's initialisation)."""
+    all_hosts = []
+    for host in list(hosts or []) + [apex]:
+        if host not in all_hosts:
+            all_hosts.append(host)
+    route = {"name": apex}
+    for key, value in (("retries", retries), ("timeout", timeout), ("corsPolicy", cors_policy), ("headers", headers)):
+        if value:
+            route[key] = copy.deepcopy(value)
+    target = route_target(apex)
+    route["route"] = [_destination(target.primary, 100), _destination(target.canary, 0)]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": VIRTUAL_SERVICE,
+        "metadata": {"name": apex, "namespace": namespace, "labels": managed_labels(labels)},
+        "spec": {"hosts": all_hosts, "gateways": list(gateways) if gateways else ["mesh"], "http": [route]},
+    }
+
+
+def adopt_virtual_service(existing, desired):
+    """``desired`` with the annotation that keeps ``existing``'s original spec (the first one only)."""
+    result = copy.deepcopy(desired)
+    annotations = dict((existing.get("metadata") or {}).get("annotations") or {})
+    if ORIGINAL_SPEC_ANNOTATION not in annotations:
+        annotations[ORIGINAL_SPEC_ANNOTATION] = json.dumps(existing.get("spec") or {}, sort_keys=True, separators=(",", ":"))
+    result["metadata"]["annotations"] = annotations
+    return result
+
+
+def original_spec(virtual_service):
+    """The spec saved at adoption, or None."""
+    raw = ((virtual_service.get("metadata") or {}).get("annotations") or {}).get(ORIGINAL_SPEC_ANNOTATION)
+    return json.loads(raw) if raw else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and editing the managed routes
+
+
+def _same_destination(destination, wanted):
+    destination = destination or {}
+    return destination.get("host") == wanted.get("host") and destination.get("subset") == wanted.get("subset")
+
+
+def _routes_to(route, wanted):
+    return any(_same_destination(entry.get("destination"), wanted) for entry in route.get("route") or [])
+
+
+def find_weighted_route(spec, target):
+    """Index of the managed weighted route in ``spec.http``.
+
+    By name; a VirtualService written by hand often has unnamed routes, so when no route carries
+    the name, the single unnamed route that sends traffic to the primary destination is used.
+    """
+    http = spec.get("http") or []
+    for index, route in enumerate(http):
+        if route.get("name") == target.route_name:
+            return index
+    candidates = [index for index, route in enumerate(http)
+                  if not route.get("name") and _routes_to(route, target.primary) and not _routes_to_only(route, target.canary)]
+    if len(candidates) == 1:
+        return candidates[0]
+    names = [route.get("name") for route in http if route.get("name")]
+    raise CanaryError("the VirtualService has no http route named %r%s; set route_name to the route that splits traffic "
+                      "between %s and %s, or add `name: %s` to that route"
+                      % (target.route_name, " (its routes: %s)" % ", ".join(names) if names else "",
+                         describe_destination(target.primary), describe_destination(target.canary), target.route_name),
+                      field="route_name")
+
+
+def _routes_to_only(route, wanted):
+    entries = route.get("route") or []
+    return bool(entries) and all(_same_destination(entry.get("destination"), wanted) for entry in entries)
+
+
+def describe_destination(destination):
+    if destination.get("subset"):
+        return "%s subset %s" % (destination["host"], destination["subset"])
+    return destination["host"]
+
+
+def _weight_of(route, wanted):
+    entries = route.get("route") or []
+    for entry in entries:
+        if _same_destination(entry.get("destination"), wanted):
+            if "weight" in entry:
+                return entry["weight"]
+            # Istio: a lone destination without a weight gets all traffic.
+            return 100 if len(entries) == 1 else 0
+    return 0
+
+
+def read_state(spec, target):
+    """The routing state of the managed routes: weights, A/B match, mirror."""
+    http = spec.get("http") or []
+    route = http[find_weighted_route(spec, target)]
+    match = None
+    for candidate in http:
+        if candidate.get("name") == target.match_route_name:
+            match = copy.deepcopy(candidate.get("match"))
+    mirror = route.get("mirror")
+    mirror_weight = None
+    if mirror and route.get("mirrorPercentage"):
+        mirror_weight = route["mirrorPercentage"].get("value")
+    return {
+        "weights": {"primary": _weight_of(route, target.primary), "canary": _weight_of(route, target.canary)},
+        "match": match,
+        "mirror": bool(mirror),
+        "mirror_weight": mirror_weight,
+    }
+
+
+def _check_weights(weights):
+    primary, canary = weights["primary"], weights["canary"]
+    for name, value in (("primary", primary), ("canary", canary)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CanaryError("the %s weight must be a non-negative integer, got %r" % (name, value), field="weight")
+    if primary + canary != 100:
+        raise CanaryError("refusing to write weights primary=%d canary=%d: they must sum to 100" % (primary, canary), field="weight")
+
+
+def _weighted_entries(route, target, weights):
+    """The route's destination list with the two managed destinations at ``weights``.
+
+    Extra fields of an existing destination entry (port, headers) are kept; a destination that is
+    neither primary nor canary is an error, since the weights would no longer sum to 100.
+    """
+    existing = {}
+    for entry in route.get("route") or []:
+        destination = entry.get("destination") or {}
+        if _same_destination(destination, target.primary):
+            existing["primary"] = entry
+        elif _same_destination(destination, target.canary):
+            existing["canary"] = entry
+        else:
+            raise CanaryError("route %r also sends traffic to %s; the managed route may only have the primary (%s) and canary (%s) "
+                              "destinations: remove the other destination or manage a different route_name"
+                              % (route.get("name") or target.route_name, describe_destination(destination),
+                                 describe_destination(target.primary), describe_destination(target.canary)),
+                              field="route_name")
+    entries = []
+    for role, wanted in (("primary", target.primary), ("canary", target.canary)):
+        entry = copy.deepcopy(existing.get(role) or {"destination": copy.deepcopy(wanted)})
+        entry["weight"] = weights[role]
+        entries.append(entry)
+    return entries
+
+
+def _merge_matches(route_match, ab_match):
+    """Each A/B condition combined with each condition of the weighted route (both must hold)."""
+    if not route_match:
+        return copy.deepcopy(ab_match)
+    merged = []
+    for own in route_match:
+        for condition in ab_match:
+            combined = copy.deepcopy(own)
+            combined.update(copy.deepcopy(condition))
+            merged.append(combined)
+    return merged
+
+
+def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=None):
+    """Return a copy of ``spec`` whose managed routes carry exactly the given state.
+
+    ``weights`` is ``{"primary": p, "canary": c}`` (sum 100). ``match`` (normalised) puts an A/B
+    route ahead of the weighted route sending 100% to canary; ``None`` removes it. ``mirror`` mirrors
+    the weighted route to canary (``mirror_weight`` percent, all when None).
+    """
+    _check_weights(weights)
+    result = copy.deepcopy(spec)
+    http = result.get("http") or []
+    index = find_weighted_route(result, target)
+    route = http[index]
+    route["route"] = _weighted_entries(route, target, weights)
+    if mirror:
+        route["mirror"] = copy.deepcopy(target.canary)
+        if mirror_weight is not None:
+            route["mirrorPercentage"] = {"value": float(mirror_weight)}
+        else:
+            route.pop("mirrorPercentage", None)
+    else:
+        route.pop("mirror", None)
+        route.pop("mirrorPercentage", None)
+
+    http = [candidate for candidate in http if candidate.get("name") != target.match_route_name]
+    index = [position for position, candidate in enumerate(http) if candidate is route][0]
+    if match:
+        ab_route = {"name": target.match_route_name}
+        for key in _INHERITED_ROUTE_FIELDS:
+            if key in route:
+                ab_route[key] = copy.deepcopy(route[key])
+        ab_route["match"] = _merge_matches(route.get("match"), match)
+        ab_route["route"] = [_destination(target.primary, 0), _destination(target.canary, 100)]
+        http.insert(index, ab_route)
+    result["http"] = http
+    return result
+
+
+def weights_for(canary_weight):
+    return {"primary": 100 - canary_weight, "canary": canary_weight}
+
+
+def carry_routing_state(existing_spec, desired_spec, target):
+    """``desired_spec`` (fresh from build_virtual_service) keeping the routing state of ``existing_spec``.
+
+    Re-running the initialisation during a rollout must not reset the split, the A/B route or the
+    mirror; only the fields the user configures (hosts, gateways, retries, ...) are reconciled.
+    """
+    try:
+        state = read_state(existing_spec, target)
+    except CanaryError:
+        return desired_spec
+    weights = state["weights"]
+    if weights["primary"] + weights["canary"] != 100:
+        return desired_spec
+    return set_routing(desired_spec, target, weights, match=state["match"], mirror=state["mirror"],
+                       mirror_weight=state["mirror_weight"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Destination checks (run against objects the module read from the cluster)
+
+
+def destination_rule_hosts(host, namespace):
+    """The spellings of ``host`` a DestinationRule in ``namespace`` may use."""
+    short = host.split(".")[0]
+    return set([short, "%s.%s" % (short, namespace), "%s.%s.svc" % (short, namespace), "%s.%s.svc.cluster.local" % (short, namespace)])
+
+
+def check_subsets(destination_rules, target, namespace, roles=("primary", "canary")):
+    """Raise unless a DestinationRule for the target's host defines the needed subsets."""
+    host = target.primary["host"]
+    spellings = destination_rule_hosts(host, namespace) if "." not in host or host.endswith(".svc.cluster.local") else set([host])
+    rules = [rule for rule in destination_rules if (rule.get("spec") or {}).get("host") in spellings]
+    if not rules:
+        raise CanaryError("no DestinationRule in namespace %s has host %s; create one with subsets %s and %s (mode=subset routes by subset)"
+                          % (namespace, host, target.primary["subset"], target.canary["subset"]), field="host")
+    defined = set()
+    for rule in rules:
+        for subset in (rule.get("spec") or {}).get("subsets") or []:
+            defined.add(subset.get("name"))
+    for role in roles:
+        destination = getattr(target, role)
+        if destination["subset"] not in defined:
+            raise CanaryError("DestinationRule %s (host %s) has no subset %r; add it or set %s_subset to one of: %s"
+                              % (rules[0]["metadata"]["name"], host, destination["subset"], role,
+                                 ", ".join(sorted(name for name in defined if name)) or "(none defined)"),
+                              field="%s_subset" % role)

@@ -1,0 +1,131 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_rollback
+short_description: Roll a canary back - all traffic to the primary, the target scaled to 0
+version_added: 1.0.0
+description:
+  - In one idempotent call routes 100% of the traffic to the primary, removes the A/B route and the mirror, scales the target
+    Deployment to 0 replicas and records O(reason) in the target's annotation C(progressive.delivery/rollback-reason).
+  - Safe to call twice, when the canary already gets no traffic, and when the VirtualService was left half-changed (weights
+    that do not sum to 100, a left-over A/B route or mirror, a missing canary destination).
+  - The target keeps its (bad) pod template; the primary is not touched.
+author:
+  - progressive.delivery maintainers
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is sent to the API server; the result and diff are computed from the objects read.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  namespace:
+    description: Namespace of the target and the VirtualService.
+    type: str
+    required: true
+  target:
+    description: Name of the user's Deployment (the canary) to scale down.
+    type: str
+    required: true
+  service_name:
+    description: The apex name (VirtualService and Services). Defaults to O(target).
+    type: str
+  reason:
+    description: Why the canary is rolled back (for example the failed check); recorded on the target and returned.
+    type: str
+  mode:
+    description: How primary and canary are addressed in the VirtualService (see M(progressive.delivery.canary_route)).
+    type: str
+    choices: [host, subset]
+    default: host
+  host:
+    description: With O(mode=subset), the single destination host. Defaults to O(service_name).
+    type: str
+  primary_subset:
+    description: With O(mode=subset), the DestinationRule subset of the primary.
+    type: str
+    default: primary
+  canary_subset:
+    description: With O(mode=subset), the DestinationRule subset of the canary.
+    type: str
+    default: canary
+  route_name:
+    description: Name of the managed weighted http route. Defaults to O(service_name).
+    type: str
+seealso:
+  - module: progressive.delivery.canary_route
+  - module: progressive.delivery.canary_promote
+"""
+
+EXAMPLES = r"""
+- name: Roll podinfo back after a failed analysis
+  progressive.delivery.canary_rollback:
+    namespace: test
+    target: podinfo
+    reason: "request-success-rate 87.5 < 99 (5 failed checks)"
+  register: podinfo_rollback
+"""
+
+RETURN = r"""
+weights:
+  description: The weights after the rollback (always primary 100, canary 0).
+  returned: success
+  type: dict
+  sample: {"primary": 100, "canary": 0}
+previous_weights:
+  description: The weights found before the rollback (they may not sum to 100 if the VirtualService was half-changed).
+  returned: success
+  type: dict
+  sample: {"primary": 60, "canary": 40}
+reason:
+  description: The O(reason) given.
+  returned: success
+  type: str
+scaled_down:
+  description: Whether the target had replicas before this call (and was scaled to 0 by it).
+  returned: success
+  type: bool
+objects:
+  description: The objects written or checked, with C(action) C(updated) or C(unchanged).
+  returned: success
+  type: list
+  elements: dict
+diff:
+  description: The changed objects before and after, keyed by C(<kind>/<name>).
+  returned: when diff mode is on
+  type: dict
+"""
+
+from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_rollback
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import (
+    CanaryModule,
+    common_argument_spec,
+    routing_argument_spec,
+)
+
+
+def argument_spec():
+    spec = common_argument_spec()
+    spec.update(routing_argument_spec())
+    spec.update(reason=dict(type="str"))
+    return spec
+
+
+def main():
+    CanaryModule(argument_spec()).run(run_rollback)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_route
+short_description: Set the traffic split, A/B match and mirror between primary and canary on an Istio VirtualService
+version_added: 1.0.0
+description:
+  - Sets the state of the routes it manages on the VirtualService C(<apex>) and leaves every other http route, the tcp/tls
+    routes and the other fields untouched.
+  - The weighted route is the http route named O(route_name). Its destinations become the primary (100 - O(weight)) and the
+    canary (O(weight)); extra fields of existing destination entries (port, headers) are kept.
+  - With O(match), a route named C(<route_name>-canary-match) is placed right ahead of the weighted route and sends matching
+    requests 100% to the canary (A/B testing). Without O(match) that route is removed.
+  - With O(mirror=true) the weighted route mirrors requests to the canary (at O(weight=0) only). Without it mirroring is removed.
+  - O(mode=host) (default, Flagger's model) routes to the Services C(<apex>-primary) and C(<apex>-canary);
+    O(mode=subset) routes to the subsets O(primary_subset) and O(canary_subset) of the single host O(host), which a
+    DestinationRule must define.
+  - Refuses to route to a Service or DestinationRule subset that does not exist, naming the missing object; nothing is written then.
+author:
+  - progressive.delivery maintainers
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is sent to the API server; the result and diff are computed from the VirtualService read.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  namespace:
+    description: Namespace of the target and the VirtualService.
+    type: str
+    required: true
+  target:
+    description: Name of the user's Deployment (the canary). It must exist.
+    type: str
+    required: true
+  service_name:
+    description: The apex name (VirtualService C(<apex>), Services C(<apex>-primary) and C(<apex>-canary)). Defaults to O(target).
+    type: str
+  weight:
+    description:
+      - Percent of the traffic sent to the canary (0-100); the primary gets the rest, so the weights always sum to 100.
+      - When omitted the current canary weight is kept, so O(match) or O(mirror) can be changed alone.
+    type: int
+  match:
+    description:
+      - Istio C(HTTPMatchRequest) conditions for the A/B route (any one matching sends the request to the canary); see the examples
+        for a header, a cookie (a regex on the C(cookie) header) and C(sourceLabels).
+      - String matchers are C(exact), C(prefix), C(regex), and C(suffix) (written as an anchored regex, since Istio has none).
+      - When the weighted route has match conditions of its own, each A/B condition is combined with each of them.
+      - An empty list is an error; omit the option to remove the A/B route.
+    type: list
+    elements: dict
+  mirror:
+    description: Mirror the requests of the weighted route to the canary. Only allowed at O(weight=0).
+    type: bool
+    default: false
+  mirror_weight:
+    description: Percent (1-100) of the requests to mirror; all of them when omitted. Needs O(mirror=true).
+    type: int
+  mode:
+    description: How primary and canary are addressed.
+    type: str
+    choices: [host, subset]
+    default: host
+  host:
+    description: With O(mode=subset), the single destination host. Defaults to O(service_name).
+    type: str
+  primary_subset:
+    description: With O(mode=subset), the DestinationRule subset of the primary.
+    type: str
+    default: primary
+  canary_subset:
+    description: With O(mode=subset), the DestinationRule subset of the canary.
+    type: str
+    default: canary
+  route_name:
+    description:
+      - Name of the managed weighted http route. Defaults to O(service_name).
+      - When no route has that name, the only unnamed route that sends traffic to the primary is used.
+    type: str
+seealso:
+  - module: progressive.delivery.canary_init
+  - module: progressive.delivery.canary_rollback
+"""
+
+EXAMPLES = r"""
+- name: Send 20% of the traffic to the canary
+  progressive.delivery.canary_route:
+    namespace: test
+    target: podinfo
+    weight: 20
+  register: podinfo_route
+
+- name: A/B test - insiders go to the canary, everybody else to the primary
+  progressive.delivery.canary_route:
+    namespace: test
+    target: podinfo
+    weight: 0
+    match:
+      - headers:
+          x-canary:
+            exact: insider
+      - headers:
+          cookie:
+            regex: "^(.*?;)?(canary=always)(;.*)?$"
+
+- name: Blue/green with mirroring - copy half of the requests to the canary
+  progressive.delivery.canary_route:
+    namespace: test
+    target: podinfo
+    weight: 0
+    mirror: true
+    mirror_weight: 50
+
+- name: Subset-level split on a VirtualService written by hand (subsets v1 and v2)
+  progressive.delivery.canary_route:
+    namespace: istio-test
+    target: backend-v2
+    service_name: backend
+    mode: subset
+    primary_subset: v1
+    canary_subset: v2
+    weight: 10
+"""
+
+RETURN = r"""
+weights:
+  description: The weights after the change (predicted in check mode).
+  returned: success
+  type: dict
+  contains:
+    primary:
+      description: Percent of the traffic the primary gets.
+      type: int
+      sample: 80
+    canary:
+      description: Percent of the traffic the canary gets.
+      type: int
+      sample: 20
+previous_weights:
+  description: The weights before the change, in the same form as RV(weights).
+  returned: success
+  type: dict
+  sample: {"primary": 100, "canary": 0}
+match:
+  description: The conditions of the A/B route after the change, or null when there is none.
+  returned: success
+  type: list
+  elements: dict
+mirror:
+  description: Whether the weighted route mirrors to the canary after the change.
+  returned: success
+  type: bool
+virtual_service:
+  description: The resulting VirtualService (without status and server-maintained metadata).
+  returned: success
+  type: dict
+objects:
+  description: The VirtualService with what happened to it (C(updated) or C(unchanged)).
+  returned: success
+  type: list
+  elements: dict
+diff:
+  description: The VirtualService before and after, keyed by C(VirtualService/<name>), when it changed.
+  returned: when diff mode is on
+  type: dict
+"""
+
+from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_route
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import (
+    CanaryModule,
+    common_argument_spec,
+    routing_argument_spec,
+)
+
+
+def argument_spec():
+    spec = common_argument_spec()
+    spec.update(routing_argument_spec())
+    spec.update(
+        weight=dict(type="int"),
+        match=dict(type="list", elements="dict"),
+        mirror=dict(type="bool", default=False),
+        mirror_weight=dict(type="int"),
+    )
+    return spec
+
+
+def main():
+    CanaryModule(argument_spec()).run(run_route)
+
+
+if __name__ == "__main__":
+    main()
