@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One round of metric checks, as Flagger's analysis runs them, with the reasons kept.
+
+``build_checks`` validates the task's metric list (every problem names ``metrics[i].field``),
+``run_checks`` queries Prometheus and returns an explainable report: for every metric the query as
+sent, its value, the threshold range, a status (pass | fail | no_data | error) and a message in
+Flagger's words (``request success rate 69.17% < 99%``).
+"""
+
+import re
+
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import providers
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusAPIError
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import (
+    BUILTIN_VARIABLES, TemplateError, check_duration, render)
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.results import (
+    NoDataError, ResultShapeError, single_value)
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.thresholds import (
+    ThresholdError, ThresholdRange, fmt_number)
+
+ON_NO_DATA_CHOICES = ("fail", "pass", "skip")
+STATUS_PASS, STATUS_FAIL, STATUS_NO_DATA, STATUS_ERROR = "pass", "fail", "no_data", "error"
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CheckConfigError(ValueError):
+    """The task's metric configuration is unusable; the message names the field and the fix."""
+
+
+class MetricCheck(object):
+    def __init__(self, name, template, threshold, interval, builtin=None, title=None, unit=""):
+        self.name = name
+        self.template = template
+        self.threshold = threshold
+        self.interval = interval
+        self.builtin = builtin      # the builtin template's name, or None for a custom query
+        self.title = title or name
+        self.unit = unit
+
+
+def template_variables(provider, target, namespace, interval, service=None, name=None, variables=None):
+    """The variables a template sees: Flagger's builtins, provider defaults, then the user's own."""
+    if not target:
+        raise CheckConfigError("target is required: the name of the canary Deployment to measure")
+    if not namespace:
+        raise CheckConfigError("namespace is required: the namespace of the target")
+    try:
+        check_duration(interval, "interval")
+    except TemplateError as exc:
+        raise CheckConfigError(str(exc))
+    result = {"name": name or target, "namespace": namespace, "target": target, "service": service or target, "interval": interval}
+    result.update(providers.default_variables(provider, result))
+    for key, value in (variables or {}).items():
+        if key in BUILTIN_VARIABLES:
+            raise CheckConfigError("variables.%s: %s is a builtin variable; set it with the %s option instead" % (key, key, key))
+        if not _VARIABLE_NAME.match(str(key)):
+            raise CheckConfigError("variables: %r is not a valid variable name (letters, digits and _; not starting with a digit)" % (key,))
+        result[key] = value
+    return result
+
+
+def build_checks(provider, metrics, default_interval):
+    """Validate the ``metrics`` option and return MetricCheck objects."""
+    try:
+        builtins = providers.builtin_templates(provider)
+    except KeyError as exc:
+        raise CheckConfigError(exc.args[0])
+    if not metrics:
+        raise CheckConfigError("metrics is empty: give at least one metric, e.g. {name: request-success-rate, threshold_range: {min: 99}}")
+    checks = []
+    seen = set()
+    for index, spec in enumerate(metrics):
+        field = "metrics[%d]" % index
+        if not isinstance(spec, dict):
+            raise CheckConfigError("%s must be a dictionary with name and query or template, got %r" % (field, spec))
+        name = spec.get("name")
+        if not name:
+            raise CheckConfigError("%s.name is required" % field)
+        if name in seen:
+            raise CheckConfigError("%s.name %r is used twice: metric names must be unique" % (field, name))
+        seen.add(name)
+        query, template_name = spec.get("query"), spec.get("template")
+        if query and template_name:
+            raise CheckConfigError("%s (%s): give either query or template, not both" % (field, name))
+        try:
+            threshold = ThresholdRange.from_option(spec.get("threshold_range"), "%s.threshold_range" % field)
+            interval = check_duration(spec.get("interval") or default_interval, "%s.interval" % field)
+        except (ThresholdError, TemplateError) as exc:
+            raise CheckConfigError(str(exc))
+        if query:
+            checks.append(MetricCheck(name, query, threshold, interval))
+            continue
+        template_name = template_name or name
+        if template_name not in builtins:
+            raise CheckConfigError(
+                "%s (%s): %r is not a builtin %s metric (builtins: %s); give %s.query with your own PromQL or %s.template"
+                % (field, name, template_name, provider, ", ".join(sorted(builtins)), field, field))
+        builtin = builtins[template_name]
+        checks.append(MetricCheck(name, builtin.query, threshold, interval, builtin=builtin.name, title=builtin.title, unit=builtin.unit))
+    return checks
+
+
+def run_checks(client, checks, variables, on_no_data="fail", provider=None):
+    """Query every check; returns the report dict. Connection, TLS, auth and response errors are raised
+    (they concern every metric); an error of one metric's query is reported as its status ``error``."""
+    if on_no_data not in ON_NO_DATA_CHOICES:
+        raise CheckConfigError("on_no_data must be one of %s, got %r" % (", ".join(ON_NO_DATA_CHOICES), on_no_data))
+    metrics = [run_check(client, check, variables, provider) for check in checks]
+    failed, skipped, errors = [], [], []
+    for item in metrics:
+        if item["status"] == STATUS_ERROR:
+            errors.append(item["name"])
+            failed.append(item["name"])
+        elif item["status"] == STATUS_FAIL or (item["status"] == STATUS_NO_DATA and on_no_data == "fail"):
+            failed.append(item["name"])
+        elif item["status"] == STATUS_NO_DATA and on_no_data == "skip":
+            skipped.append(item["name"])
+    return {"passed": not failed, "metrics": metrics, "failed": failed, "skipped": skipped, "errors": errors}
+
+
+def run_check(client, check, variables, provider=None):
+    item = {"name": check.name, "template": check.builtin, "query": None, "interval": check.interval, "value": None,
+            "threshold_range": check.threshold.to_dict(), "status": STATUS_ERROR, "message": ""}
+    try:
+        item["query"] = render(check.template, dict(variables, interval=check.interval))
+    except TemplateError as exc:
+        item["message"] = "metric %s: %s" % (check.name, exc)
+        return item
+    try:
+        value = single_value(client.query(item["query"]))
+    except PrometheusAPIError as exc:
+        item["message"] = "metric %s: %s" % (check.name, exc)
+        return item
+    except ResultShapeError as exc:
+        item["message"] = "metric %s: %s" % (check.name, exc)
+        return item
+    except NoDataError as exc:
+        item["status"] = STATUS_NO_DATA
+        item["message"] = no_data_message(check, variables, provider, exc)
+        return item
+    item["value"] = value
+    bound = check.threshold.breach(value)
+    item["status"] = STATUS_PASS if bound is None else STATUS_FAIL
+    item["message"] = value_message(check, value, bound)
+    return item
+
+
+def value_message(check, value, bound):
+    """Flagger's words: ``request success rate 69.17% < 99%``, ``request duration 523.00ms > 500ms``."""
+    shown = "%s %.2f%s" % (check.title, value, check.unit)
+    low, high = check.threshold.min, check.threshold.max
+    if bound == "min":
+        return "%s < %s%s" % (shown, fmt_number(low), check.unit)
+    if bound == "max":
+        return "%s > %s%s" % (shown, fmt_number(high), check.unit)
+    if low is not None and high is not None:
+        return "%s within [%s%s, %s%s]" % (shown, fmt_number(low), check.unit, fmt_number(high), check.unit)
+    if low is not None:
+        return "%s >= %s%s" % (shown, fmt_number(low), check.unit)
+    if high is not None:
+        return "%s <= %s%s" % (shown, fmt_number(high), check.unit)
+    return "%s (no threshold)" % shown
+
+
+def no_data_message(check, variables, provider, exc):
+    kind = "%s metric" % provider if check.builtin and provider else "custom metric"
+    return "no values found for %s %s probably %s.%s is not receiving traffic: %s" % (
+        kind, check.name, variables.get("target"), variables.get("namespace"), exc)
+
+
+def summary(report):
+    """One line for ``msg``: the failed metrics' messages, or that all passed."""
+    if report["passed"]:
+        return "all %d metric checks passed" % len(report["metrics"])
+    reasons = [m["message"] for m in report["metrics"] if m["name"] in report["failed"]]
+    return "metric checks failed: %s" % "; ".join(reasons)

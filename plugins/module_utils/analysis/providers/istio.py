@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Istio's standard telemetry: Flagger's builtin queries, unchanged.
+
+Only the canary workload is measured (``target`` is the canary Deployment's name, which is what
+Istio reports as ``destination_workload``); ``reporter="destination"`` counts each request once.
+"""
+
+TEMPLATES = {
+    # Percentage of requests that did not answer 5xx.
+    "request-success-rate": {
+        "title": "request success rate",
+        "unit": "%",
+        "query": (
+            'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",'
+            'destination_workload=~"{{ target }}",response_code!~"5.*"}[{{ interval }}]))'
+            ' / '
+            'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",'
+            'destination_workload=~"{{ target }}"}[{{ interval }}]))'
+            ' * 100'
+        ),
+    },
+    # 99th percentile request duration in milliseconds.
+    "request-duration": {
+        "title": "request duration",
+        "unit": "ms",
+        "query": (
+            'histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",'
+            'destination_workload_namespace="{{ namespace }}",destination_workload=~"{{ target }}"}[{{ interval }}])) by (le))'
+        ),
+    },
+}

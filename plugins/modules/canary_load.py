@@ -1,0 +1,415 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_load
+short_description: Send HTTP load to a canary with hey and report what happened
+version_added: 1.0.0
+author:
+  - progressive.delivery contributors
+description:
+  - Runs L(hey,https://github.com/rakyll/hey) - the load generator of Flagger's load tester - against a URL, for a
+    duration or a number of requests, and returns the number of requests, requests per second, the count of every
+    status code, the success rate (non-5xx, as Flagger counts it) and the latency percentiles.
+  - The numbers are computed from hey's per-request CSV output (C(-o csv)), not from its text summary - latency
+    percentiles use the nearest-rank method on every response, at hey's resolution of 0.1 ms.
+  - hey is run with an argument list, never through a shell, so header or body values cannot inject commands.
+  - "To keep traffic flowing during a whole analysis window, run it in the background with C(async) and C(poll: 0), then
+    collect the result with M(ansible.builtin.async_status) (see the examples)."
+options:
+  url:
+    description:
+      - The URL to load, for example V(http://podinfo-canary.test:9898/).
+    type: str
+    required: true
+  duration:
+    description:
+      - How long to send load, as hey's C(-z) - a Go duration such as V(30s), V(1m) or V(1m30s). Mutually exclusive with O(requests).
+      - Requests that got no HTTP response (connection refused, timeout) are not counted in this mode, because hey's CSV
+        output lists only responses; use O(requests) when such errors must be counted (RV(errors)).
+    type: str
+  requests:
+    description:
+      - How many requests to send (hey's C(-n)); at least O(concurrency). Mutually exclusive with O(duration).
+        With neither, hey sends 200 requests.
+      - hey divides them evenly between the workers, so O(requests) is rounded down to a multiple of O(concurrency).
+    type: int
+  concurrency:
+    description:
+      - Number of workers sending requests at the same time (hey's C(-c), whose default is 50).
+    type: int
+  qps:
+    description:
+      - Rate limit B(per worker) in requests per second (hey's C(-q)); the total rate is O(qps) times O(concurrency).
+        Flagger's tutorials use C(-q 10 -c 2), 20 requests per second. Default is no limit.
+    type: float
+  method:
+    description:
+      - HTTP method.
+    type: str
+    choices: [GET, POST, PUT, DELETE, HEAD, OPTIONS]
+    default: GET
+  headers:
+    description:
+      - Extra request headers, as a dictionary of names to values.
+    type: dict
+    default: {}
+  host:
+    description:
+      - The Host header (hey's C(-host)), for example to reach a mesh or ingress listener by service name.
+    type: str
+  body:
+    description:
+      - The request body.
+    type: str
+  content_type:
+    description:
+      - The C(Content-Type) of O(body) (hey's default is C(text/html)).
+    type: str
+  timeout:
+    description:
+      - Seconds before a request is given up (hey's C(-t), whose default is 20; V(0) waits forever).
+    type: int
+  executable:
+    description:
+      - The hey program, a name looked up on E(PATH) or a path.
+    type: str
+    default: hey
+requirements:
+  - hey (Debian and Ubuntu package C(hey), C(brew install hey), or C(go install github.com/rakyll/hey@latest)) on the host that runs the module
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: In check mode no load is sent; RV(cmd) shows the command that would run.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+    details: Load changes no state it manages, so it always reports RV(ignore:changed=false).
+seealso:
+  - module: progressive.delivery.canary_metric_check
+  - module: ansible.builtin.async_status
+  - name: Flagger load testing
+    description: Flagger's load tester, which runs hey in the same way during an analysis.
+    link: https://docs.flagger.app/usage/webhooks#load-testing
+"""
+
+EXAMPLES = r"""
+- name: Send 10 requests per second from 2 workers for 30 seconds (Flagger's load test)
+  progressive.delivery.canary_load:
+    url: http://podinfo-canary.test:9898/
+    duration: 30s
+    qps: 10
+    concurrency: 2
+  register: load
+
+- name: Show what the canary answered
+  ansible.builtin.debug:
+    msg: "{{ load.requests }} requests, {{ load.success_rate }}% ok, p99 {{ load.latency_ms.p99 }} ms, codes {{ load.status_codes }}"
+
+- name: Start load in the background for the whole analysis window
+  progressive.delivery.canary_load:
+    url: http://127.0.0.1:8080/
+    host: podinfo.test
+    headers:
+      x-canary: insider
+    duration: 2m
+    qps: 10
+    concurrency: 2
+  async: 180
+  poll: 0
+  register: load_job
+
+- name: Check the canary's metrics while the load runs
+  progressive.delivery.canary_metric_check:
+    target: podinfo
+    namespace: test
+    metrics:
+      - name: request-success-rate
+        threshold_range:
+          min: 99
+  register: analysis
+
+- name: Collect the load test's result
+  ansible.builtin.async_status:
+    jid: "{{ load_job.ansible_job_id }}"
+  register: load_result
+  until: load_result.finished
+  retries: 60
+  delay: 5
+
+- name: POST a JSON body, counting every failed connection
+  progressive.delivery.canary_load:
+    url: http://podinfo-canary.test:9898/echo
+    method: POST
+    body: '{"ping": true}'
+    content_type: application/json
+    requests: 500
+    concurrency: 5
+    timeout: 5
+"""
+
+RETURN = r"""
+cmd:
+  description: The hey command, as the argument list that was run (or would run, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [hey, -o, csv, -z, 30s, -c, "2", -q, "10", -m, GET, "http://podinfo-canary.test:9898/"]
+requests:
+  description:
+    - Requests sent - responses plus RV(errors) when those are known (O(requests) mode), otherwise the responses.
+  returned: when load was sent
+  type: int
+  sample: 600
+responses:
+  description: Requests that got an HTTP response, whatever its status.
+  returned: when load was sent
+  type: int
+  sample: 600
+errors:
+  description:
+    - Requests that got no HTTP response (connection refused or reset, timeout). V(null) in O(duration) mode, where
+      hey does not report them in its CSV output.
+  returned: when load was sent
+  type: int
+  sample: 0
+duration:
+  description: Seconds from the first request's start to the last response, from hey's per-request offsets.
+  returned: when load was sent
+  type: float
+  sample: 29.95
+rps:
+  description: Responses per second over RV(duration).
+  returned: when load was sent
+  type: float
+  sample: 20.03
+status_codes:
+  description: Number of responses per HTTP status code.
+  returned: when load was sent
+  type: dict
+  sample: {"200": 480, "500": 120}
+success_rate:
+  description:
+    - Percentage of requests answered with a status below 500 (Flagger's success), with RV(errors) counted as failures.
+      V(null) when there was no request.
+  returned: when load was sent
+  type: float
+  sample: 80.0
+latency_ms:
+  description: Response time statistics in milliseconds over every response (nearest-rank percentiles).
+  returned: when load was sent
+  type: dict
+  contains:
+    min:
+      description: Fastest response.
+      type: float
+    mean:
+      description: Arithmetic mean.
+      type: float
+    p50:
+      description: Median.
+      type: float
+    p90:
+      description: 90th percentile.
+      type: float
+    p95:
+      description: 95th percentile.
+      type: float
+    p99:
+      description: 99th percentile.
+      type: float
+    max:
+      description: Slowest response.
+      type: float
+  sample: {min: 1.2, mean: 20.4, p50: 3.1, p90: 95.0, p95: 96.2, p99: 98.7, max: 101.3}
+msg:
+  description: A one-line summary.
+  returned: always
+  type: str
+  sample: "600 requests in 29.95 s (20.03/s), success rate 80.00%, p99 98.70 ms"
+"""
+
+import csv
+import math
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+HEY_INSTALL_HINT = ("install it on the host that runs this task: Debian/Ubuntu `apt-get install hey`, macOS `brew install hey`, "
+                    "or `go install github.com/rakyll/hey@latest`; or set executable to its path")
+_GO_DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|\u00b5s|ms|s|m|h))+$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+class LoadConfigError(ValueError):
+    pass
+
+
+def build_command(params, executable):
+    """hey's argument list for the module's options; raises LoadConfigError naming the option."""
+    argv = [executable, "-o", "csv"]
+    concurrency = params.get("concurrency")
+    if concurrency is not None and concurrency < 1:
+        raise LoadConfigError("concurrency must be at least 1, got %d" % concurrency)
+    if params.get("duration") is not None:
+        if not _GO_DURATION.match(params["duration"]):
+            raise LoadConfigError("duration %r is not a duration hey understands, such as 30s, 1m or 1m30s" % params["duration"])
+        argv += ["-z", params["duration"]]
+    if params.get("requests") is not None:
+        requests = params["requests"]
+        if requests < 1:
+            raise LoadConfigError("requests must be at least 1, got %d" % requests)
+        if requests < (concurrency or 50):
+            raise LoadConfigError("requests (%d) must be at least concurrency (%d%s): hey gives every worker requests/concurrency requests"
+                                  % (requests, concurrency or 50, "" if concurrency else ", hey's default"))
+        argv += ["-n", str(requests)]
+    if concurrency is not None:
+        argv += ["-c", str(concurrency)]
+    if params.get("qps") is not None:
+        if params["qps"] <= 0:
+            raise LoadConfigError("qps must be a positive rate per worker, got %s" % params["qps"])
+        argv += ["-q", "%g" % params["qps"]]
+    argv += ["-m", params.get("method") or "GET"]
+    for name, value in sorted((params.get("headers") or {}).items()):
+        value = "" if value is None else str(value)
+        if not _HEADER_NAME.match(str(name)):
+            raise LoadConfigError("headers: %r is not a valid HTTP header name" % (name,))
+        if "\n" in value or "\r" in value:
+            raise LoadConfigError("headers.%s: the value must not contain a line break" % name)
+        argv += ["-H", "%s: %s" % (name, value)]
+    if params.get("host"):
+        argv += ["-host", params["host"]]
+    if params.get("body") is not None:
+        argv += ["-d", params["body"]]
+    if params.get("content_type"):
+        argv += ["-T", params["content_type"]]
+    if params.get("timeout") is not None:
+        if params["timeout"] < 0:
+            raise LoadConfigError("timeout must be 0 (no timeout) or a number of seconds, got %d" % params["timeout"])
+        argv += ["-t", str(params["timeout"])]
+    url = params["url"]
+    if not re.match(r"^https?://[^/\s]+", url or ""):
+        raise LoadConfigError("url %r must be an http:// or https:// URL" % url)
+    argv.append(url)
+    return argv
+
+
+def parse_csv(text):
+    """hey's ``-o csv`` rows as ``(response_seconds, status_code, offset_seconds)``."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("response-time"):
+        raise ValueError("hey did not print its CSV header; output was: %s" % (text[:300] or "(empty)"))
+    rows = []
+    reader = csv.DictReader(lines)
+    for row in reader:
+        rows.append((float(row["response-time"]), int(row["status-code"]), float(row["offset"])))
+    return rows
+
+
+def nearest_rank(sorted_values, percent):
+    """The nearest-rank percentile: the smallest value with at least ``percent``% of values at or below it."""
+    rank = int(math.ceil(percent / 100.0 * len(sorted_values)))
+    return sorted_values[max(rank, 1) - 1]
+
+
+def summarize(rows, sent=None):
+    """The module's numbers from hey's rows; ``sent`` is the number of requests when it is known."""
+    responses = len(rows)
+    errors = None if sent is None else max(sent - responses, 0)
+    requests = responses if errors is None else responses + errors
+    codes = {}
+    for _seconds, code, _offset in rows:
+        codes[str(code)] = codes.get(str(code), 0) + 1
+    ok = sum(1 for _seconds, code, _offset in rows if code < 500)
+    duration = max(offset + seconds for seconds, _code, offset in rows) if rows else 0.0
+    result = dict(
+        requests=requests,
+        responses=responses,
+        errors=errors,
+        duration=round(duration, 4),
+        rps=round(responses / duration, 2) if duration > 0 else None,
+        status_codes=codes,
+        success_rate=round(100.0 * ok / requests, 4) if requests else None,
+        latency_ms=None,
+    )
+    if rows:
+        millis = sorted(seconds * 1000.0 for seconds, _code, _offset in rows)
+        result["latency_ms"] = dict(
+            min=round(millis[0], 3),
+            mean=round(sum(millis) / len(millis), 3),
+            p50=round(nearest_rank(millis, 50), 3),
+            p90=round(nearest_rank(millis, 90), 3),
+            p95=round(nearest_rank(millis, 95), 3),
+            p99=round(nearest_rank(millis, 99), 3),
+            max=round(millis[-1], 3),
+        )
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type="str", required=True),
+            duration=dict(type="str"),
+            requests=dict(type="int"),
+            concurrency=dict(type="int"),
+            qps=dict(type="float"),
+            method=dict(type="str", choices=["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"], default="GET"),
+            headers=dict(type="dict", default={}),
+            host=dict(type="str"),
+            body=dict(type="str"),
+            content_type=dict(type="str"),
+            timeout=dict(type="int"),
+            executable=dict(type="str", default="hey"),
+        ),
+        mutually_exclusive=[("duration", "requests")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    executable = params["executable"]
+    try:
+        cmd = build_command(params, executable)
+    except LoadConfigError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+
+    path = module.get_bin_path(executable, required=False)
+    if path is None:
+        module.fail_json(msg="hey (%s) was not found: %s" % (executable, HEY_INSTALL_HINT), cmd=cmd, changed=False)
+    cmd[0] = path
+    if module.check_mode:
+        module.exit_json(changed=False, cmd=cmd, msg="check mode: no load sent; would run %s" % " ".join(cmd))
+
+    rc, out, err = module.run_command(cmd)
+    if rc != 0:
+        module.fail_json(msg="hey failed with exit code %d: %s" % (rc, (err or out).strip()[:2000]), cmd=cmd, rc=rc, changed=False)
+    try:
+        rows = parse_csv(out)
+    except (ValueError, KeyError) as exc:
+        module.fail_json(msg="could not read hey's CSV output: %s" % exc, cmd=cmd, changed=False)
+
+    sent = None
+    if params["duration"] is None:
+        requests = params["requests"] or 200
+        concurrency = params["concurrency"] or 50
+        sent = (requests // concurrency) * concurrency
+    result = summarize(rows, sent)
+    if not rows:
+        module.fail_json(msg="hey got no HTTP response from %s (connection refused, wrong host or port, or every request timed out)" % params["url"],
+                         cmd=cmd, changed=False, **result)
+    result["msg"] = "%d requests in %.2f s (%s/s), success rate %.2f%%, p99 %.2f ms" % (
+        result["requests"], result["duration"], result["rps"], result["success_rate"], result["latency_ms"]["p99"])
+    module.exit_json(changed=False, cmd=cmd, **result)
+
+
+if __name__ == "__main__":
+    main()
