@@ -1,0 +1,56 @@
+"""The pure helpers of the module wrapper: merge patches, overlays, change records."""
+
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, merge_patch, overlay, strip_object
+
+
+def apply_merge_patch(target, patch):
+    """RFC 7386, written independently of the product code to check it."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
+def test_merge_patch_round_trips():
+    old = {"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 2, "template": {"x": [1, 2]}, "gone": {"y": 1}}}
+    new = {"metadata": {"labels": {"a": "1", "c": "3"}}, "spec": {"replicas": 0, "template": {"x": [2]}}}
+    patch = merge_patch(old, new)
+    assert patch == {"metadata": {"labels": {"b": None, "c": "3"}}, "spec": {"replicas": 0, "template": {"x": [2]}, "gone": None}}
+    assert apply_merge_patch(old, patch) == new
+    assert merge_patch(new, new) == {}
+
+
+def test_overlay_keeps_server_fields_and_replaces_named_paths():
+    existing = {"metadata": {"labels": {"team": "a"}}, "spec": {"clusterIP": "10.0.0.1", "selector": {"app": "x", "old": "y"},
+                                                             "ports": [{"port": 1, "nodePort": 3}]}}
+    desired = {"metadata": {"labels": {"managed": "us"}}, "spec": {"selector": {"app": "x-primary"}, "ports": [{"port": 2}]}}
+    result = overlay(existing, desired, replace=("spec.selector",))
+    assert result == {"metadata": {"labels": {"team": "a", "managed": "us"}},
+                      "spec": {"clusterIP": "10.0.0.1", "selector": {"app": "x-primary"}, "ports": [{"port": 2}]}}
+    assert overlay(existing, desired)["spec"]["selector"] == {"app": "x-primary", "old": "y"}
+    assert existing["spec"]["selector"] == {"app": "x", "old": "y"}
+
+
+def test_strip_object_drops_status_and_server_metadata():
+    obj = {"kind": "Service", "metadata": {"name": "a", "resourceVersion": "5", "uid": "u", "managedFields": [], "generation": 2,
+                                           "creationTimestamp": "t", "annotations": {
+                                               "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+           "spec": {}, "status": {"x": 1}}
+    assert strip_object(obj) == {"kind": "Service", "metadata": {"name": "a"}, "spec": {}}
+    assert strip_object(None) is None
+
+
+def test_changes_records_actions_and_diff():
+    changes = Changes()
+    changes.record({"kind": "Service", "metadata": {"name": "a"}}, "unchanged")
+    assert not changes.changed and changes.diff() == {"before": {}, "after": {}}
+    new = {"kind": "Service", "metadata": {"name": "b"}, "spec": {"x": 1}}
+    changes.record(new, "created", None, new)
+    assert changes.changed
+    assert changes.objects == [{"kind": "Service", "name": "a", "action": "unchanged"}, {"kind": "Service", "name": "b", "action": "created"}]
+    assert changes.diff() == {"before": {"Service/b": {}}, "after": {"Service/b": new}}
