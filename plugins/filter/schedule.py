@@ -34,9 +34,17 @@ def canary_promotion_weights(canary_weight, step_weight_promotion=None):
         raise AnsibleFilterError("rollout promotion: %s" % exc)
 
 
+def canary_duration_seconds(value, field="interval"):
+    try:
+        return schedule.duration_seconds(value, field)
+    except schedule.ScheduleError as exc:
+        raise AnsibleFilterError("rollout: %s" % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "canary_steps": canary_steps,
             "canary_promotion_weights": canary_promotion_weights,
+            "canary_duration_seconds": canary_duration_seconds,
         }

@@ -118,3 +118,31 @@ def max_iterations(steps, threshold, failed_checks=0):
     if not _is_int(threshold) or threshold < 1:
         raise ScheduleError("threshold must be an integer of at least 1, got %r" % (threshold,))
     return len(steps) + max(threshold - failed_checks, 0) + 1
+
+
+_DURATION_UNITS = (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400))
+
+
+def duration_seconds(value, field="interval"):
+    """Seconds in a Prometheus/Flagger duration (``10s``, ``1m``, ``1m30s``, ``500ms``) or a number of seconds."""
+    if isinstance(value, bool):
+        raise ScheduleError("%s must be a duration such as 30s or 1m, got %r" % (field, value))
+    if isinstance(value, (int, float)):
+        if value <= 0:
+            raise ScheduleError("%s must be positive, got %r" % (field, value))
+        return float(value)
+    text = str(value).strip()
+    total = 0.0
+    rest = text
+    while rest:
+        digits = ""
+        while rest and rest[0].isdigit():
+            digits, rest = digits + rest[0], rest[1:]
+        unit = next((u for u, _f in _DURATION_UNITS if rest.startswith(u) and not (u == "m" and rest.startswith("ms"))), None)
+        if not digits or unit is None:
+            raise ScheduleError("%s must be a duration such as 30s, 1m or 1m30s, got %r" % (field, value))
+        total += int(digits) * dict(_DURATION_UNITS)[unit]
+        rest = rest[len(unit):]
+    if total <= 0:
+        raise ScheduleError("%s must be positive, got %r" % (field, value))
+    return total

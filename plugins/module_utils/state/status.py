@@ -195,3 +195,37 @@ def build_configmap(target, namespace, status, existing=None):
         }
     configmap["data"][STATUS_KEY] = encode(status)
     return configmap
+
+
+# What a run does with the target's current pod-template hash (see revision_decision).
+INITIALIZE = "initialize"
+NEW = "new"
+UNCHANGED = "unchanged"
+ROLLED_BACK = "rolled_back"
+RESUME = "resume"
+RESTART = "restart"
+REVERTED = "reverted"
+
+
+def revision_decision(status, current_hash):
+    """Compare the target's hash with the persisted status, the way Flagger detects revisions.
+
+    - ``initialize``: no status yet (the canary objects may not exist).
+    - ``unchanged``: the hash is the promoted one (also after a manual revert): nothing to do.
+    - ``rolled_back``: the hash is the one the last failed analysis rolled back: not retried.
+    - ``new``: a revision to analyse.
+    - ``resume``: an analysis of this hash was interrupted (the run was killed): continue it.
+    - ``restart``: a newer revision arrived while an analysis was running: start over with it.
+    - ``reverted``: during an interrupted analysis the target went back to the promoted hash.
+    """
+    phase = (status or {}).get("phase")
+    if not phase or phase == "Initializing":
+        return INITIALIZE
+    active = phase in ACTIVE_PHASES
+    if current_hash == status.get("last_promoted_hash"):
+        return REVERTED if active else UNCHANGED
+    if active:
+        return RESUME if current_hash == status.get("last_applied_hash") else RESTART
+    if phase == "Failed" and current_hash == status.get("last_applied_hash"):
+        return ROLLED_BACK
+    return NEW

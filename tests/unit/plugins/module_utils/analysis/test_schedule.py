@@ -85,3 +85,17 @@ def test_max_iterations_bounds_the_loop():
     assert s.max_iterations(steps, 1, failed_checks=3) == 6
     with pytest.raises(s.ScheduleError, match="threshold must be an integer of at least 1"):
         s.max_iterations(steps, 0)
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("10s", 10), ("1m", 60), ("1m30s", 90), ("500ms", 0.5), ("2h", 7200), ("1d", 86400), (15, 15), ("1m500ms", 60.5)],
+)
+def test_duration_seconds(text, seconds):
+    assert s.duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "1x", "m", "-5s", "0s", True, 0, "1.5m"])
+def test_bad_durations_name_the_field(text):
+    with pytest.raises(s.ScheduleError, match="interval must be"):
+        s.duration_seconds(text)

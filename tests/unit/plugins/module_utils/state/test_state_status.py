@@ -75,3 +75,24 @@ def test_decode_reports_broken_json():
         st.decode({"metadata": {"name": "podinfo-canary-status"}, "data": {"status.json": "{nope"}})
     with pytest.raises(st.StatusError, match="must hold a JSON object"):
         st.decode({"metadata": {"name": "x"}, "data": {"status.json": "[1]"}})
+
+
+@pytest.mark.parametrize(
+    "status, current, expected",
+    [
+        ({}, "h1", st.INITIALIZE),
+        ({"phase": "Initializing"}, "h1", st.INITIALIZE),
+        ({"phase": "Initialized", "last_promoted_hash": "h1"}, "h1", st.UNCHANGED),
+        ({"phase": "Initialized", "last_promoted_hash": "h1"}, "h2", st.NEW),
+        ({"phase": "Succeeded", "last_promoted_hash": "h2", "last_applied_hash": "h2"}, "h2", st.UNCHANGED),
+        ({"phase": "Failed", "last_promoted_hash": "h1", "last_applied_hash": "h2"}, "h2", st.ROLLED_BACK),
+        ({"phase": "Failed", "last_promoted_hash": "h1", "last_applied_hash": "h2"}, "h3", st.NEW),
+        ({"phase": "Failed", "last_promoted_hash": "h1", "last_applied_hash": "h2"}, "h1", st.UNCHANGED),
+        ({"phase": "Progressing", "last_promoted_hash": "h1", "last_applied_hash": "h2"}, "h2", st.RESUME),
+        ({"phase": "Promoting", "last_promoted_hash": "h1", "last_applied_hash": "h2"}, "h2", st.RESUME),
+        ({"phase": "Progressing", "last_promoted_hash": "h1", "last_applied_hash": "h2"}, "h3", st.RESTART),
+        ({"phase": "Progressing", "last_promoted_hash": "h1", "last_applied_hash": "h2"}, "h1", st.REVERTED),
+    ],
+)
+def test_revision_decision(status, current, expected):
+    assert st.revision_decision(status, current) == expected

@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_state
+short_description: Read and update the persisted status of a canary rollout
+version_added: 1.0.0
+author:
+  - progressive.delivery contributors
+description:
+  - Reads and writes the status of the canary rollout of a target Deployment, kept in the ConfigMap
+    C(<target>-canary-status) (key C(status.json)) in the target's namespace.
+  - The status holds what Flagger keeps in a Canary's status, with snake_case names - the C(phase), C(canary_weight),
+    C(failed_checks), C(iterations), C(step), C(last_applied_hash), C(last_promoted_hash), C(last_transition_time),
+    C(last_analysis) (the last metric results), C(message), C(reason), C(requested) (a promote or abort request to the
+    running rollout), C(strategy), C(started_at), C(run) and C(extra).
+  - O(status) is applied as a JSON merge patch (RFC 7386) - fields it names are replaced, V(null) deletes a field,
+    fields it leaves out are kept. C(last_transition_time) is set automatically when C(phase) changes.
+  - Writes replace the ConfigMap with the resourceVersion that was read; when another writer got there first the patch
+    is merged again into the fresh status (up to three times).
+  - With O(detect_revision=true) it also reads the target Deployment, computes its pod-template hash (plus the
+    tracked ConfigMaps and Secrets, as M(progressive.delivery.canary_init) does) and says what a rollout should do
+    with it (RV(revision.decision)).
+  - The ConfigMap is used rather than annotations on the target so that a status write never modifies the user's
+    Deployment (GitOps tools re-applying it do not erase the status, and status writes never race the user's edits).
+options:
+  target:
+    description: Name of the target Deployment (the canary).
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the target.
+    type: str
+    required: true
+  status:
+    description:
+      - A JSON merge patch applied to the stored status. Leave it out to only read.
+      - Unknown fields and values of the wrong type are refused, naming the field.
+    type: dict
+  state:
+    description:
+      - V(present) reads or updates the status; V(absent) deletes the ConfigMap (forgets every rollout of the target).
+    type: str
+    choices: [present, absent]
+    default: present
+  detect_revision:
+    description:
+      - Read the target Deployment and return RV(revision).
+    type: bool
+    default: false
+  config_tracking:
+    description:
+      - Include the ConfigMaps and Secrets the pod template references in the hash, as
+        M(progressive.delivery.canary_init) O(progressive.delivery.canary_init#module:config_tracking) does. Keep both equal.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    details: Computes the status that would be written and reports it with the diff; writes nothing.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+    details: Writing a patch that does not change the stored status reports C(changed=false).
+requirements:
+  - kubernetes >= 24.2.0
+  - PyYAML >= 3.11
+"""
+
+EXAMPLES = r"""
+- name: Read the status of podinfo's rollout
+  progressive.delivery.canary_state:
+    target: podinfo
+    namespace: test
+  register: rollout_status
+
+- name: Record a step of the analysis
+  progressive.delivery.canary_state:
+    target: podinfo
+    namespace: test
+    status:
+      phase: Progressing
+      canary_weight: 20
+      iterations: 2
+      message: Advance podinfo.test canary weight 20
+
+- name: Ask the running rollout to promote at its next step
+  progressive.delivery.canary_state:
+    target: podinfo
+    namespace: test
+    status:
+      requested: promote
+
+- name: Decide whether there is a new revision to analyse
+  progressive.delivery.canary_state:
+    target: podinfo
+    namespace: test
+    detect_revision: true
+  register: rollout_state
+
+- name: Forget every rollout of podinfo
+  progressive.delivery.canary_state:
+    target: podinfo
+    namespace: test
+    state: absent
+"""
+
+RETURN = r"""
+status:
+  description: The status after the update (the stored one in check mode is left untouched). Empty when there is none.
+  returned: always
+  type: dict
+  sample:
+    phase: Progressing
+    canary_weight: 20
+    failed_checks: 1
+    iterations: 3
+    last_applied_hash: 5d0c8f3b8a2e4f10
+    last_promoted_hash: 9a1b2c3d4e5f6071
+    last_transition_time: "2026-01-02T03:04:05Z"
+previous_status:
+  description: The status before the update.
+  returned: always
+  type: dict
+configmap:
+  description: Name of the ConfigMap holding the status.
+  returned: always
+  type: str
+  sample: podinfo-canary-status
+exists:
+  description: Whether the ConfigMap exists after the call (would exist, in check mode).
+  returned: always
+  type: bool
+revision:
+  description: The target's revision compared with the status.
+  returned: when O(detect_revision=true)
+  type: dict
+  contains:
+    hash:
+      description: The pod-template hash of the target now (with tracked configs).
+      type: str
+    promoted_hash:
+      description: The hash the primary Deployment carries (what was promoted last), or null without a primary.
+      type: str
+    decision:
+      description:
+        - V(initialize) (no status yet), V(unchanged), V(new), V(rolled_back) (this revision failed before and is not retried),
+          V(resume) (an interrupted analysis of this revision), V(restart) (a newer revision arrived during an analysis),
+          V(reverted) (the target went back to the promoted revision during an analysis).
+      type: str
+    target_exists:
+      description: Whether the target Deployment exists.
+      type: bool
+diff:
+  description: The status before and after.
+  returned: when diff mode is on and something changed
+  type: dict
+"""
+
+import copy
+import traceback
+
+from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+    from ansible_collections.progressive.delivery.plugins.module_utils._names import primary_name
+    from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import Conflict, ObjectAccess, api_message
+    from ansible_collections.progressive.delivery.plugins.module_utils.workload import config as workload_config
+    from ansible_collections.progressive.delivery.plugins.module_utils.workload import primary as workload_primary
+
+    HAS_DEPS = True
+    IMPORT_ERROR = None
+except ImportError:
+    HAS_DEPS = False
+    IMPORT_ERROR = traceback.format_exc()
+    AUTH_ARG_SPEC = {}
+
+WRITE_ATTEMPTS = 3
+
+
+def argspec():
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(
+        target=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        status=dict(type="dict"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        detect_revision=dict(type="bool", default=False),
+        config_tracking=dict(type="bool", default=True),
+    )
+    return spec
+
+
+def current_hash(client, target, namespace, config_tracking):
+    """The target's hash as canary_init and canary_promote compute it, or None without a target."""
+    deployments = ObjectAccess(client, "apps/v1", "Deployment")
+    deployment = deployments.get(namespace, target)
+    if deployment is None:
+        return None, None
+    checksum = ""
+    if config_tracking:
+        pod_spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        objects = []
+        for ref in workload_config.referenced_configs(pod_spec):
+            obj = ObjectAccess(client, "v1", ref.kind).get(namespace, ref.name)
+            if obj is not None and not workload_config.tracking_disabled(obj):
+                objects.append(obj)
+        checksum = workload_config.config_checksum(objects)
+    primary = deployments.get(namespace, primary_name(target))
+    promoted = workload_primary.promoted_hash(primary) if primary else None
+    return workload_primary.target_hash(deployment, checksum), promoted
+
+
+def run(module, client):
+    params = module.params
+    target, namespace = params["target"], params["namespace"]
+    name = st.status_name(target)
+    configmaps = ObjectAccess(client, "v1", "ConfigMap")
+    result = {"changed": False, "configmap": name}
+
+    existing = configmaps.get(namespace, name)
+    previous = st.decode(existing)
+    result["previous_status"] = previous
+
+    if params["detect_revision"]:
+        hash_now, promoted = current_hash(client, target, namespace, params["config_tracking"])
+        result["revision"] = {
+            "hash": hash_now,
+            "promoted_hash": promoted,
+            "target_exists": hash_now is not None,
+            "decision": st.revision_decision(previous, hash_now) if hash_now is not None else None,
+        }
+
+    if params["state"] == "absent":
+        result["status"] = {}
+        result["exists"] = False
+        if existing is not None:
+            result["changed"] = True
+            if not module.check_mode:
+                configmaps.delete(namespace, name)
+            if module._diff:
+                result["diff"] = {"before": previous, "after": {}}
+        return result
+
+    patch = params["status"]
+    updated = st.apply_update(previous, patch)
+    result["status"] = updated
+    result["exists"] = existing is not None
+    if patch is None or (updated == previous and existing is not None):
+        return result
+
+    result["changed"] = True
+    result["exists"] = True
+    if module._diff:
+        result["diff"] = {"before": previous, "after": updated}
+    if module.check_mode:
+        return result
+
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            if existing is None:
+                configmaps.create(st.build_configmap(target, namespace, updated))
+            else:
+                configmaps.replace(st.build_configmap(target, namespace, updated, existing))
+            break
+        except Conflict as exc:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise Conflict("ConfigMap %s/%s kept changing under us (%s); run the task again" % (namespace, name, exc))
+            existing = configmaps.get(namespace, name)
+            current = st.decode(existing)
+            updated = st.apply_update(current, patch)
+            result["status"] = updated
+            if existing is not None and updated == current:
+                result["changed"] = False
+                break
+    return result
+
+
+def main():
+    module = AnsibleK8SModule(argument_spec=argspec(), supports_check_mode=True)
+    if not HAS_DEPS:
+        module.fail_json(msg="progressive.delivery.canary_state needs kubernetes.core and its module_utils", exception=IMPORT_ERROR)
+    try:
+        client = get_api_client(module=module)
+        module.exit_json(**run(module, client))
+    except st.StatusError as exc:
+        module.fail_json(msg=str(exc))
+    except Conflict as exc:
+        module.fail_json(msg=str(exc))
+    except CoreException as exc:
+        module.fail_from_exception(exc)
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg="canary_state %s.%s: %s" % (module.params["target"], module.params["namespace"], api_message(exc)),
+                         exception=traceback.format_exc())
+
+
+if __name__ == "__main__":
+    main()

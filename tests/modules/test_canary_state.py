@@ -1,0 +1,187 @@
+"""canary_state against the lab's Kubernetes API emulator (real HTTP, resourceVersion-guarded writes)."""
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.progressive.delivery.plugins.modules import canary_state
+
+from tests.lab.apiserver import start_apiserver
+
+
+class _Cluster(object):
+    def __init__(self, api, kubeconfig):
+        self.api, self.store, self.kubeconfig = api, api.store, kubeconfig
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The lab's API server alone: these modules only read and write objects (no controllers needed)."""
+    api = start_apiserver()
+    try:
+        yield _Cluster(api, api.write_kubeconfig(tmp_path_factory.mktemp("state") / "kubeconfig"))
+    finally:
+        api.stop()
+
+
+def run_module(module, args, capsys, check_mode=False, diff=False):
+    args = dict(args)
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    if diff:
+        args["_ansible_diff"] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def ensure_namespace(cluster, name):
+    if cluster.store.get("v1", "Namespace", None, name) is None:
+        cluster.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
+def deployment(name, namespace, image="ghcr.io/stefanprodan/podinfo:6.0.0", config=None):
+    container = {"name": "podinfod", "image": image, "ports": [{"containerPort": 9898, "name": "http"}]}
+    if config:
+        container["envFrom"] = [{"configMapRef": {"name": config}}]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
+        },
+    }
+
+
+@pytest.fixture
+def ns(cluster, request):
+    name = "st-" + request.node.name.replace("_", "-")[:40].lower().strip("-")
+    ensure_namespace(cluster, name)
+    return name
+
+
+def base(cluster, ns, **kwargs):
+    args = {"kubeconfig": str(cluster.kubeconfig), "target": "podinfo", "namespace": ns}
+    args.update(kwargs)
+    return args
+
+
+def stored(cluster, ns):
+    cm = cluster.store.get("v1", "ConfigMap", ns, "podinfo-canary-status")
+    return None if cm is None else json.loads(cm["data"]["status.json"])
+
+
+def test_read_when_nothing_is_stored(cluster, ns, capsys):
+    result = run_module(canary_state, base(cluster, ns), capsys)
+    assert result["changed"] is False
+    assert result["status"] == {} and result["exists"] is False
+    assert stored(cluster, ns) is None
+
+
+def test_check_mode_predicts_then_write_then_idempotent(cluster, ns, capsys):
+    patch = {"phase": "Progressing", "canary_weight": 10, "failed_checks": 0, "last_applied_hash": "abc"}
+    predicted = run_module(canary_state, base(cluster, ns, status=patch), capsys, check_mode=True, diff=True)
+    assert predicted["changed"] is True
+    assert predicted["diff"]["before"] == {}
+    assert predicted["status"]["canary_weight"] == 10
+    assert stored(cluster, ns) is None  # check mode wrote nothing
+
+    written = run_module(canary_state, base(cluster, ns, status=patch), capsys, diff=True)
+    assert written["changed"] is True
+    assert stored(cluster, ns) == written["status"]
+    assert written["status"]["last_transition_time"].endswith("Z")
+    rv = cluster.store.get("v1", "ConfigMap", ns, "podinfo-canary-status")["metadata"]["resourceVersion"]
+
+    again = run_module(canary_state, base(cluster, ns, status=patch), capsys)
+    assert again["changed"] is False
+    assert cluster.store.get("v1", "ConfigMap", ns, "podinfo-canary-status")["metadata"]["resourceVersion"] == rv
+
+    merged = run_module(canary_state, base(cluster, ns, status={"canary_weight": 20, "last_analysis": [{"name": "x", "value": 1.0}]}), capsys)
+    assert merged["changed"] is True
+    assert stored(cluster, ns)["canary_weight"] == 20
+    assert stored(cluster, ns)["last_applied_hash"] == "abc"  # merge patch keeps the rest
+    assert stored(cluster, ns)["last_transition_time"] == written["status"]["last_transition_time"]  # phase unchanged
+
+    cleared = run_module(canary_state, base(cluster, ns, status={"last_analysis": None}), capsys)
+    assert "last_analysis" not in stored(cluster, ns) and cleared["changed"] is True
+
+
+def test_bad_field_fails_and_writes_nothing(cluster, ns, capsys):
+    result = run_module(canary_state, base(cluster, ns, status={"phase": "Running"}), capsys)
+    assert result["failed"] is True
+    assert "status.phase must be one of" in result["msg"]
+    result = run_module(canary_state, base(cluster, ns, status={"weight": 10}), capsys)
+    assert "status.weight is not a status field" in result["msg"]
+    assert stored(cluster, ns) is None
+
+
+def test_stale_write_is_merged_again(cluster, ns, capsys, monkeypatch):
+    run_module(canary_state, base(cluster, ns, status={"phase": "Progressing", "canary_weight": 10}), capsys)
+    real_get = canary_state.ObjectAccess.get
+    calls = {"n": 0}
+
+    def get_then_interfere(self, namespace, name):
+        obj = real_get(self, namespace, name)
+        if name == "podinfo-canary-status" and calls["n"] == 0:
+            calls["n"] += 1
+            # another writer commits between our read and our write
+            other = cluster.store.get("v1", "ConfigMap", namespace, name)
+            other["data"]["status.json"] = json.dumps({"phase": "Progressing", "canary_weight": 10, "requested": "abort"})
+            cluster.store.update(other)
+        return obj
+
+    monkeypatch.setattr(canary_state.ObjectAccess, "get", get_then_interfere)
+    result = run_module(canary_state, base(cluster, ns, status={"failed_checks": 1}), capsys)
+    assert result["changed"] is True
+    assert stored(cluster, ns) == {"phase": "Progressing", "canary_weight": 10, "requested": "abort", "failed_checks": 1}
+
+
+def test_detect_revision(cluster, ns, capsys):
+    cluster.store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo-config", "namespace": ns},
+                          "data": {"PODINFO_UI_COLOR": "blue"}})
+    cluster.store.create(deployment("podinfo", ns, config="podinfo-config"))
+    first = run_module(canary_state, base(cluster, ns, detect_revision=True), capsys)
+    revision = first["revision"]
+    assert revision["target_exists"] is True and revision["decision"] == "initialize"
+    assert len(revision["hash"]) == 16 and revision["promoted_hash"] is None
+
+    run_module(canary_state, base(cluster, ns, status={"phase": "Initialized", "last_promoted_hash": revision["hash"]}), capsys)
+    assert run_module(canary_state, base(cluster, ns, detect_revision=True), capsys)["revision"]["decision"] == "unchanged"
+
+    # a config change is a new revision (config tracking), unless tracking is off
+    cm = cluster.store.get("v1", "ConfigMap", ns, "podinfo-config")
+    cm["data"]["PODINFO_UI_COLOR"] = "red"
+    cluster.store.update(cm)
+    changed = run_module(canary_state, base(cluster, ns, detect_revision=True), capsys)["revision"]
+    assert changed["decision"] == "new" and changed["hash"] != revision["hash"]
+    untracked = run_module(canary_state, base(cluster, ns, detect_revision=True, config_tracking=False), capsys)["revision"]
+    assert untracked["hash"] != changed["hash"]
+
+    missing = run_module(canary_state, base(cluster, ns, target="nothere", detect_revision=True), capsys)["revision"]
+    assert missing == {"hash": None, "promoted_hash": None, "target_exists": False, "decision": None}
+
+
+def test_absent_deletes_and_is_idempotent(cluster, ns, capsys):
+    run_module(canary_state, base(cluster, ns, status={"phase": "Succeeded"}), capsys)
+    predicted = run_module(canary_state, base(cluster, ns, state="absent"), capsys, check_mode=True)
+    assert predicted["changed"] is True and stored(cluster, ns) is not None
+    assert run_module(canary_state, base(cluster, ns, state="absent"), capsys)["changed"] is True
+    assert stored(cluster, ns) is None
+    assert run_module(canary_state, base(cluster, ns, state="absent"), capsys)["changed"] is False
+
+
+def test_unreachable_api_fails_clearly(tmp_path, capsys):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+    )
+    result = run_module(canary_state, {"kubeconfig": str(kubeconfig), "target": "podinfo", "namespace": "test"}, capsys)
+    assert result["failed"] is True
+    assert "127.0.0.1:9" in result["msg"] or "refused" in result["msg"].lower()
