@@ -45,9 +45,9 @@ options:
     description:
       - Evaluation time, as an RFC 3339 timestamp or a Unix timestamp. Default is the server's current time.
     type: str
-  variables:
+  template_variables:
     description:
-      - When given, each query is a template rendered with these variables first - C($name), C(${name}) or
+      - When given, each query is a template rendered with these variables first (Flagger's C(templateVariables)) - C($name), C(${name}) or
         C({{ name }}) (write the last form as C(!unsafe) or inside C({% raw %})). Each value is escaped for its place
         in the query (inside quotes, inside a regex matcher, or alone as a number, duration or name), so a value
         cannot change the query's meaning.
@@ -84,7 +84,7 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     requests: >-
       {{ lookup('progressive.delivery.prometheus', 'sum(rate(http_requests_total{namespace="$ns"}[1m]))',
-                variables={'ns': app_namespace}, url=prometheus_url) }}
+                template_variables={'ns': app_namespace}, url=prometheus_url) }}
 """
 
 RETURN = r"""
@@ -114,7 +114,7 @@ class LookupModule(LookupBase):
             client = PrometheusClient.from_options(options)
         except PrometheusError as exc:
             raise AnsibleLookupError("prometheus lookup: %s" % exc)
-        template_variables = self.get_option("variables")
+        template_variables = self.get_option("template_variables")
         return [self._one(client, term, template_variables) for term in terms]
 
     def _one(self, client, term, template_variables):

@@ -31,7 +31,7 @@ description:
   - An empty result or NaN is "no data" (usually the canary gets no traffic); O(on_no_data) says whether that fails
     (as in Flagger), passes or is skipped. A query that returns several series where one value is expected is an
     error that lists their labels (Flagger silently takes the last one).
-  - A threshold breach is reported in RV(passed) and RV(failed), not raised, unless O(fail_on_breach=true).
+  - A threshold breach is reported in RV(passed) and RV(failed_metrics), not raised, unless O(fail_on_breach=true).
     A misconfiguration - unreachable Prometheus, TLS or authentication failure, invalid PromQL, an ambiguous
     result - always fails the task, with the metric results gathered so far.
 options:
@@ -111,14 +111,14 @@ options:
     description:
       - What an empty result or NaN means.
       - V(fail) (Flagger's behaviour) counts the metric as failed; V(pass) counts it as passed; V(skip) leaves it out of
-        the verdict and lists it in RV(skipped).
+        the verdict and lists it in RV(skipped_metrics).
       - In every case the metric's status is C(no_data) and its message says so.
     type: str
     choices: [fail, pass, skip]
     default: fail
   fail_on_breach:
     description:
-      - Fail the task when a metric fails its check. By default a breach is only reported in RV(passed) and RV(failed),
+      - Fail the task when a metric fails its check. By default a breach is only reported in RV(passed) and RV(failed_metrics),
         so a rollout can count failed checks the way Flagger's threshold does.
     type: bool
     default: false
@@ -226,20 +226,20 @@ passed:
   returned: always
   type: bool
   sample: false
-failed:
+failed_metrics:
   description: Names of the metrics that failed - a breach, an error, or no data with O(on_no_data=fail).
   returned: always
   type: list
   elements: str
   sample: [request-success-rate]
-skipped:
+skipped_metrics:
   description: Names of the metrics without data that were left out of the verdict (O(on_no_data=skip)).
   returned: always
   type: list
   elements: str
   sample: []
-errors:
-  description: Names of the metrics whose query could not be evaluated (they are in RV(failed) too).
+error_metrics:
+  description: Names of the metrics whose query could not be evaluated (they are in RV(failed_metrics) too).
   returned: always
   type: list
   elements: str
@@ -346,7 +346,7 @@ def main():
         module.fail_json(msg=str(exc), changed=False, error_kind=exc.kind)
 
     result = dict(changed=False, msg=checks.summary(report), **report)
-    if report["errors"]:
+    if report["error_metrics"]:
         errors = [m["message"] for m in report["metrics"] if m["status"] == checks.STATUS_ERROR]
         result["msg"] = "metric queries could not be evaluated: %s" % "; ".join(errors)
         module.fail_json(**result)

@@ -117,7 +117,8 @@ def run_checks(client, checks, variables, on_no_data="fail", provider=None):
             failed.append(item["name"])
         elif item["status"] == STATUS_NO_DATA and on_no_data == "skip":
             skipped.append(item["name"])
-    return {"passed": not failed, "metrics": metrics, "failed": failed, "skipped": skipped, "errors": errors}
+    # Not "failed"/"skipped": Ansible reads those result keys as the task's own state.
+    return {"passed": not failed, "metrics": metrics, "failed_metrics": failed, "skipped_metrics": skipped, "error_metrics": errors}
 
 
 def run_check(client, check, variables, provider=None):
@@ -174,5 +175,5 @@ def summary(report):
     """One line for ``msg``: the failed metrics' messages, or that all passed."""
     if report["passed"]:
         return "all %d metric checks passed" % len(report["metrics"])
-    reasons = [m["message"] for m in report["metrics"] if m["name"] in report["failed"]]
+    reasons = [m["message"] for m in report["metrics"] if m["name"] in report["failed_metrics"]]
     return "metric checks failed: %s" % "; ".join(reasons)

@@ -115,7 +115,7 @@ def mask_url(url):
 class PrometheusClient(object):
     """Instant and range queries against one Prometheus (or a compatible API: Thanos, Mimir, ...)."""
 
-    def __init__(self, url, bearer_token=None, username=None, password=None, headers=None,
+    def __init__(self, url=None, bearer_token=None, username=None, password=None, headers=None,
                  validate_certs=True, ca_path=None, client_cert=None, client_key=None,
                  timeout=DEFAULT_TIMEOUT):
         if not url:
