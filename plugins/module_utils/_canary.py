@@ -33,7 +33,7 @@ def _apex(params):
 
 
 def _route_target(params):
-    return istio.route_target(_apex(params), mode=params.get("mode") or "host", host=params.get("host"),
+    return istio.route_target(_apex(params), mode=params.get("mode") or "host", host=params.get("destination_host"),
                               primary_subset=params.get("primary_subset") or "primary",
                               canary_subset=params.get("canary_subset") or "canary", route_name=params.get("route_name"))
 

@@ -68,10 +68,13 @@ def common_argument_spec():
 
 
 def routing_argument_spec():
-    """The options that say how the managed routes of the VirtualService are found."""
+    """The options that say how the managed routes of the VirtualService are found.
+
+    ``destination_host`` is not called ``host``: that is kubernetes.core's API server option.
+    """
     return dict(
         mode=dict(type="str", default="host", choices=["host", "subset"]),
-        host=dict(type="str"),
+        destination_host=dict(type="str"),
         primary_subset=dict(type="str", default="primary"),
         canary_subset=dict(type="str", default="canary"),
         route_name=dict(type="str"),
@@ -82,11 +85,20 @@ def routing_argument_spec():
 # Pure helpers (unit-tested without a cluster)
 
 
+def _drop_nulls(value):
+    # A null means "absent" to a merge patch (the API server shows e.g. template creationTimestamp: null).
+    if isinstance(value, dict):
+        return dict((key, _drop_nulls(item)) for key, item in value.items() if item is not None)
+    if isinstance(value, list):
+        return [_drop_nulls(item) for item in value]
+    return value
+
+
 def strip_object(obj):
-    """``obj`` without status and server-maintained metadata: what a diff and a patch compare."""
+    """``obj`` without status, nulls and server-maintained metadata: what a diff and a patch compare."""
     if obj is None:
         return None
-    result = copy.deepcopy(obj)
+    result = _drop_nulls(obj)
     result.pop("status", None)
     metadata = result.get("metadata") or {}
     for key in _VOLATILE_METADATA:
@@ -177,7 +189,7 @@ def _api_error_message(exc, action, what, host):
     status = getattr(exc, "status", None)
     reason = _api_reason(exc)
     if status == 401:
-        return ("the Kubernetes API at %s rejected the credentials (401 Unauthorized) while trying to %s %s: "
+        return ("the Kubernetes API at %s rejected the credentials (401 Unauthorized) when trying to %s %s: "
                 "check api_key, the kubeconfig/context or the K8S_AUTH_* variables" % (host, action, what))
     if status == 403:
         return ("the Kubernetes API at %s refused to %s %s (403 Forbidden: %s): grant the account RBAC permission for it"
@@ -188,6 +200,15 @@ def _api_error_message(exc, action, what, host):
     if status == 422 or status == 400:
         return "the Kubernetes API rejected %s %s (%s): %s" % (action, what, status, reason)
     return "failed to %s %s (HTTP %s): %s" % (action, what, status, reason)
+
+
+def _unreachable_message(exc, action, what, host=None):
+    pool = getattr(exc, "pool", None)
+    if pool is not None and getattr(pool, "host", None):
+        host = "%s://%s:%s" % (getattr(pool, "scheme", "http"), pool.host, pool.port)
+    reason = getattr(exc, "reason", None) or exc
+    return ("cannot reach the Kubernetes API at %s while trying to %s %s (%s); check host/kubeconfig and that the API server is running"
+            % (host or "(from the kubeconfig)", action, what, to_text(reason)))
 
 
 def _api_reason(exc):
@@ -217,8 +238,7 @@ class Cluster(object):
         except ApiException as exc:
             raise ClusterError(_api_error_message(exc, action, what, self.host))
         except Urllib3Error as exc:
-            raise ClusterError("cannot reach the Kubernetes API at %s while trying to %s %s: %s; check host/kubeconfig "
-                               "and that the API server is running" % (self.host, action, what, to_text(exc)))
+            raise ClusterError(_unreachable_message(exc, action, what, self.host))
 
     def resource(self, api_version, kind):
         key = (api_version, kind)
@@ -240,8 +260,7 @@ class Cluster(object):
                 return None
             raise ClusterError(_api_error_message(exc, "read", what, self.host))
         except Urllib3Error as exc:
-            raise ClusterError("cannot reach the Kubernetes API at %s while trying to read %s: %s; check host/kubeconfig "
-                               "and that the API server is running" % (self.host, what, to_text(exc)))
+            raise ClusterError(_unreachable_message(exc, "read", what, self.host))
         return result.to_dict()
 
     def list(self, api_version, kind, namespace):
@@ -254,27 +273,29 @@ class Cluster(object):
             raise CanaryError("namespace %s does not exist; create it or fix the namespace option" % namespace, field="namespace")
 
     def write(self, existing, new, changes):
-        """Create ``new`` or patch ``existing`` into it; record and return the (predicted) object."""
+        """Create ``new`` or patch ``existing`` into it; record the change and return ``new``.
+
+        The object returned and shown in the diff is the one computed here, in check mode and for
+        real alike, so a check run predicts exactly what a real run reports. Server defaults are
+        not part of it; whoever needs them reads the object again.
+        """
         if existing is None:
             if not self.check_mode:
                 resource = self.resource(new["apiVersion"], new["kind"])
-                new = self._call("create", describe(new), self.client.create, resource, new,
-                                 namespace=new["metadata"].get("namespace")).to_dict()
+                self._call("create", describe(new), self.client.create, resource, new, namespace=new["metadata"].get("namespace"))
             changes.record(new, "created", None, new)
             return new
         patch = merge_patch(strip_object(existing), strip_object(new))
         if not patch:
             changes.record(existing, "unchanged")
             return existing
-        result = copy.deepcopy(new)
         if not self.check_mode:
             patch.setdefault("metadata", {})["resourceVersion"] = existing["metadata"].get("resourceVersion")
             resource = self.resource(existing["apiVersion"], existing["kind"])
-            result = self._call("update", describe(existing), self.client.client.patch, resource, patch,
-                                name=existing["metadata"]["name"], namespace=existing["metadata"].get("namespace"),
-                                content_type=MERGE_PATCH).to_dict()
-        changes.record(existing, "updated", existing, result)
-        return result
+            self._call("update", describe(existing), self.client.client.patch, resource, patch,
+                       name=existing["metadata"]["name"], namespace=existing["metadata"].get("namespace"), content_type=MERGE_PATCH)
+        changes.record(existing, "updated", existing, new)
+        return new
 
     def wait_for(self, api_version, kind, namespace, name, predicate, timeout):
         """Poll until ``predicate(obj)`` returns ``(True, msg)``; return ``(done, msg, obj)``."""
@@ -313,8 +334,13 @@ class CanaryModule(object):
     @property
     def cluster(self):
         if self._cluster is None:
+            # kubernetes.core's client runs discovery here: credentials and reachability fail first here.
             try:
                 client = get_api_client(module=self.module)
+            except ApiException as exc:
+                self.fail(_api_error_message(exc, "connect to", "the cluster", self.module.params.get("host") or "(from the kubeconfig)"))
+            except Urllib3Error as exc:
+                self.fail(_unreachable_message(exc, "connect to", "the cluster", self.module.params.get("host")))
             except CoreException as exc:
                 self.fail("could not create the Kubernetes client: %s; check kubeconfig, context and host" % to_text(exc))
             except Exception as exc:  # pylint: disable=broad-exception-caught

@@ -65,8 +65,10 @@ options:
     type: str
     choices: [host, subset]
     default: host
-  host:
-    description: With O(mode=subset), the single destination host. Defaults to O(service_name).
+  destination_host:
+    description:
+      - With O(mode=subset), the single destination host. Defaults to O(service_name).
+      - Not to be confused with O(host), the address of the Kubernetes API server.
     type: str
   primary_subset:
     description: With O(mode=subset), the DestinationRule subset of the primary.

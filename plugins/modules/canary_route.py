@@ -20,7 +20,7 @@ description:
     requests 100% to the canary (A/B testing). Without O(match) that route is removed.
   - With O(mirror=true) the weighted route mirrors requests to the canary (at O(weight=0) only). Without it mirroring is removed.
   - O(mode=host) (default, Flagger's model) routes to the Services C(<apex>-primary) and C(<apex>-canary);
-    O(mode=subset) routes to the subsets O(primary_subset) and O(canary_subset) of the single host O(host), which a
+    O(mode=subset) routes to the subsets O(primary_subset) and O(canary_subset) of the single host O(destination_host), which a
     DestinationRule must define.
   - Refuses to route to a Service or DestinationRule subset that does not exist, naming the missing object; nothing is written then.
 author:
@@ -74,8 +74,10 @@ options:
     type: str
     choices: [host, subset]
     default: host
-  host:
-    description: With O(mode=subset), the single destination host. Defaults to O(service_name).
+  destination_host:
+    description:
+      - With O(mode=subset), the single destination host. Defaults to O(service_name).
+      - Not to be confused with O(host), the address of the Kubernetes API server.
     type: str
   primary_subset:
     description: With O(mode=subset), the DestinationRule subset of the primary.

@@ -74,9 +74,9 @@ def route_target(service_name, mode="host", host=None, primary_subset="primary",
     route_name = route_name or service_name
     if mode == "host":
         if host is not None:
-            raise CanaryError("host is only used with mode=subset; with mode=host the destinations are "
-                              "%s and %s: remove host or set mode=subset" % (primary_name(service_name), canary_name(service_name)),
-                              field="host")
+            raise CanaryError("destination_host is only used with mode=subset; with mode=host the destinations are "
+                              "%s and %s: remove destination_host or set mode=subset" % (primary_name(service_name), canary_name(service_name)),
+                              field="destination_host")
         return RouteTarget({"host": primary_name(service_name)}, {"host": canary_name(service_name)}, route_name, mode)
     host = host or service_name
     for field, subset in (("primary_subset", primary_subset), ("canary_subset", canary_subset)):
@@ -423,8 +423,8 @@ def check_subsets(destination_rules, target, namespace, roles=("primary", "canar
     spellings = destination_rule_hosts(host, namespace) if "." not in host or host.endswith(".svc.cluster.local") else set([host])
     rules = [rule for rule in destination_rules if (rule.get("spec") or {}).get("host") in spellings]
     if not rules:
-        raise CanaryError("no DestinationRule in namespace %s has host %s; create one with subsets %s and %s (mode=subset routes by subset)"
-                          % (namespace, host, target.primary["subset"], target.canary["subset"]), field="host")
+        raise CanaryError("no DestinationRule in namespace %s has host %s; create one with subsets %s and %s (mode=subset routes by subset), or set destination_host"
+                          % (namespace, host, target.primary["subset"], target.canary["subset"]), field="destination_host")
     defined = set()
     for rule in rules:
         for subset in (rule.get("spec") or {}).get("subsets") or []:

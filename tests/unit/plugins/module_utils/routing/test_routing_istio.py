@@ -34,7 +34,7 @@ def test_subset_mode_uses_one_host_and_two_subsets():
 
 @pytest.mark.parametrize("kwargs, field", [
     (dict(mode="header"), "mode"),
-    (dict(mode="host", host="backend"), "host"),
+    (dict(mode="host", host="backend"), "destination_host"),
     (dict(mode="subset", primary_subset="v1", canary_subset="v1"), "canary_subset"),
     (dict(mode="subset", primary_subset=""), "primary_subset"),
 ])
@@ -330,7 +330,7 @@ def test_check_subsets_names_the_missing_subset_and_rule():
     assert err.value.field == "canary_subset"
     with pytest.raises(CanaryError) as err:
         istio.check_subsets([], SUBSET, "istio-test")
-    assert "no DestinationRule" in str(err.value) and err.value.field == "host"
+    assert "no DestinationRule" in str(err.value) and err.value.field == "destination_host"
 
 
 def test_original_spec_annotation_is_compact_json():

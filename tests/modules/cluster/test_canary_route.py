@@ -1,0 +1,131 @@
+"""canary_route against the lab's API emulator."""
+
+import pytest
+
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import strip_object
+from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
+
+from tests.modules.cluster.harness import NAMESPACE, podinfo_deployment, run_module, seed, snapshot, validate_object
+
+VS = ("networking.istio.io/v1beta1", "VirtualService")
+
+
+@pytest.fixture
+def initialised(lab):
+    seed(lab.store, podinfo_deployment())
+    result = run_module(canary_init, lab, dict(namespace=NAMESPACE, target="podinfo", wait_timeout=30))
+    assert not result.get("failed"), result
+    return lab
+
+
+def route(lab, check=False, **kwargs):
+    args = dict(namespace=NAMESPACE, target="podinfo")
+    args.update(kwargs)
+    return run_module(canary_route, lab, args, check=check)
+
+
+def stored_vs(lab, name="podinfo"):
+    return lab.store.get(VS[0], VS[1], NAMESPACE, name)
+
+
+def test_weight_check_mode_diff_and_idempotency(initialised):
+    lab = initialised
+    before = snapshot(lab.store)
+    predicted = route(lab, check=True, weight=20)
+    assert not predicted.get("failed"), predicted
+    assert snapshot(lab.store) == before
+    real = route(lab, weight=20)
+    for key in ("changed", "weights", "previous_weights", "virtual_service", "diff", "objects", "match", "mirror"):
+        assert predicted[key] == real[key], key
+    assert real["changed"] is True
+    assert real["weights"] == {"primary": 80, "canary": 20}
+    assert real["previous_weights"] == {"primary": 100, "canary": 0}
+    assert real["diff"]["before"]["VirtualService/podinfo"]["spec"]["http"][0]["route"][1]["weight"] == 0
+    assert real["diff"]["after"]["VirtualService/podinfo"]["spec"]["http"][0]["route"][1]["weight"] == 20
+    assert real["virtual_service"]["spec"] == strip_object(stored_vs(lab))["spec"]
+    validate_object(stored_vs(lab))
+
+    rv = stored_vs(lab)["metadata"]["resourceVersion"]
+    again = route(lab, weight=20)
+    assert again["changed"] is False and again["weights"] == {"primary": 80, "canary": 20}
+    assert again["previous_weights"] == again["weights"]
+    assert stored_vs(lab)["metadata"]["resourceVersion"] == rv
+
+
+def test_ab_match_then_mirror_then_back(initialised):
+    lab = initialised
+    match = [{"headers": {"x-canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
+             {"sourceLabels": {"app": "frontend"}}, {"headers": {"user-agent": {"suffix": "Mobile"}}}]
+    ab = route(lab, weight=0, match=match)
+    assert not ab.get("failed"), ab
+    http = stored_vs(lab)["spec"]["http"]
+    assert [r["name"] for r in http] == ["podinfo-canary-match", "podinfo"]
+    assert http[0]["match"][:3] == match[:3]
+    assert http[0]["match"][3] == {"headers": {"user-agent": {"regex": ".*Mobile"}}}
+    assert http[0]["route"][1] == {"destination": {"host": "podinfo-canary"}, "weight": 100}
+    validate_object(stored_vs(lab))
+    assert route(lab, weight=0, match=match)["changed"] is False
+
+    # weight omitted: the split is kept, the match replaced by a mirror
+    mirrored = route(lab, mirror=True, mirror_weight=50)
+    assert not mirrored.get("failed"), mirrored
+    http = stored_vs(lab)["spec"]["http"]
+    assert [r["name"] for r in http] == ["podinfo"]
+    assert http[0]["mirror"] == {"host": "podinfo-canary"} and http[0]["mirrorPercentage"] == {"value": 50.0}
+    assert mirrored["mirror"] is True and mirrored["match"] is None
+    validate_object(stored_vs(lab))
+
+    plain = route(lab, weight=0)
+    assert plain["changed"] is True and "mirror" not in stored_vs(lab)["spec"]["http"][0]
+
+
+def test_other_routes_and_fields_stay_untouched(initialised):
+    lab = initialised
+    vs = stored_vs(lab)
+    vs["spec"]["http"].insert(0, {"name": "static", "match": [{"uri": {"prefix": "/static"}}],
+                                  "route": [{"destination": {"host": "podinfo-primary"}}]})
+    vs["spec"]["tcp"] = [{"match": [{"port": 6379}], "route": [{"destination": {"host": "redis"}}]}]
+    vs["spec"]["exportTo"] = ["."]
+    lab.store.update(vs)
+    result = route(lab, weight=35, match=[{"headers": {"x-canary": {"exact": "1"}}}])
+    assert not result.get("failed"), result
+    spec = stored_vs(lab)["spec"]
+    assert [r["name"] for r in spec["http"]] == ["static", "podinfo-canary-match", "podinfo"]
+    assert spec["http"][0] == vs["spec"]["http"][0]
+    assert spec["tcp"] == vs["spec"]["tcp"] and spec["exportTo"] == ["."]
+    assert result["weights"] == {"primary": 65, "canary": 35}
+    validate_object(stored_vs(lab))
+
+
+def seed_subset_mode(lab):
+    """Seed 001's setup: one Service `backend`, DestinationRule subsets v1/v2, a hand-written VirtualService."""
+    seed(lab.store,
+         podinfo_deployment("backend-v2"),
+         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend", "namespace": NAMESPACE},
+          "spec": {"selector": {"app": "backend"}, "ports": [{"name": "http", "port": 80, "targetPort": 9898}]}},
+         {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": {"name": "backend", "namespace": NAMESPACE},
+          "spec": {"host": "backend", "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
+         {"apiVersion": VS[0], "kind": "VirtualService", "metadata": {"name": "backend", "namespace": NAMESPACE},
+          "spec": {"hosts": ["backend"], "http": [
+              {"match": [{"headers": {"canary": {"exact": "yes"}}}], "route": [{"destination": {"host": "backend", "subset": "v2"}}]},
+              {"route": [{"destination": {"host": "backend", "subset": "v1"}, "weight": 100},
+                         {"destination": {"host": "backend", "subset": "v2"}, "weight": 0}]}]}})
+
+
+SUBSET_ARGS = dict(target="backend-v2", service_name="backend", mode="subset", primary_subset="v1", canary_subset="v2")
+
+
+def test_subset_mode_on_a_hand_written_virtual_service(lab):
+    seed_subset_mode(lab)
+    original = stored_vs(lab, "backend")
+    predicted = route(lab, check=True, weight=10, **SUBSET_ARGS)
+    assert stored_vs(lab, "backend") == original
+    result = route(lab, weight=10, **SUBSET_ARGS)
+    assert not result.get("failed"), result
+    assert predicted["virtual_service"] == result["virtual_service"] and predicted["diff"] == result["diff"]
+    spec = stored_vs(lab, "backend")["spec"]
+    assert spec["http"][0] == original["spec"]["http"][0]
+    assert spec["http"][1]["route"] == [{"destination": {"host": "backend", "subset": "v1"}, "weight": 90},
+                                        {"destination": {"host": "backend", "subset": "v2"}, "weight": 10}]
+    validate_object(stored_vs(lab, "backend"))
+    assert route(lab, weight=10, **SUBSET_ARGS)["changed"] is False
