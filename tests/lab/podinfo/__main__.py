@@ -1,0 +1,5 @@
+import sys
+
+from tests.lab.podinfo.app import main
+
+sys.exit(main())
