@@ -333,8 +333,12 @@ def validate(rtype, obj: dict, old: Optional[dict] = None, field_validation: str
     if rtype.builtin:
         causes = _schema_causes(obj, field_validation, warnings)
         causes.extend(_metadata_causes(obj, rtype.namespaced))
-        if not causes:
-            causes.extend(_SEMANTIC.get(rtype.kind, lambda o, p: [])(obj, old))
+        try:
+            semantic = _SEMANTIC.get(rtype.kind, lambda o, p: [])(obj, old)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            semantic = []  # ill-typed input: the schema causes above already say why
+        known = {c["field"] for c in causes}
+        causes.extend(c for c in semantic if c["field"] not in known)
     else:
         from . import istio
 
