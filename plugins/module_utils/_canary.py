@@ -295,7 +295,7 @@ def run_promote(module):
                         % (params["timeout"], message, conditions), primary=summary, objects=changes.objects)
     weights = None
     if params.get("route"):
-        _, vs = _route(module, cluster, istio.weights_for(0), None, False, None, changes, roles=("primary",))
+        vs = _route(module, cluster, istio.weights_for(0), None, False, None, changes, roles=("primary",))[1]
         weights = istio.read_state(vs["spec"], _route_target(params))["weights"]
     if params.get("scale_down"):
         _scale_to_zero(cluster, target, changes)

@@ -26,12 +26,10 @@ try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 except ImportError:
     K8S_CORE_IMPORT_ERROR = traceback.format_exc()
     AUTH_ARG_SPEC = {}
     AnsibleK8SModule = None
-    CoreException = Exception
 
 KUBERNETES_IMPORT_ERROR = None
 try:
@@ -341,10 +339,9 @@ class CanaryModule(object):
                 self.fail(_api_error_message(exc, "connect to", "the cluster", self.module.params.get("host") or "(from the kubeconfig)"))
             except Urllib3Error as exc:
                 self.fail(_unreachable_message(exc, "connect to", "the cluster", self.module.params.get("host")))
-            except CoreException as exc:
-                self.fail("could not create the Kubernetes client: %s; check kubeconfig, context and host" % to_text(exc))
             except Exception as exc:  # pylint: disable=broad-exception-caught
-                # kubernetes' config loader raises plain exceptions (bad kubeconfig path, missing context).
+                # kubernetes.core's CoreException, and the plain exceptions of kubernetes' config loader
+                # (bad kubeconfig path, missing context).
                 self.fail("could not load the Kubernetes client configuration: %s; check kubeconfig, context and host" % to_text(exc))
             self._cluster = Cluster(client, check_mode=self.check_mode)
         return self._cluster

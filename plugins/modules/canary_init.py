@@ -25,7 +25,7 @@ description:
   - The primary Deployment and its config copies are only created here; later template changes reach the primary through
     M(progressive.delivery.canary_promote). Running the module again during a rollout keeps the current weights, A/B route and mirror.
 author:
-  - progressive.delivery maintainers
+  - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes

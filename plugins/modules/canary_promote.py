@@ -20,7 +20,7 @@ description:
     O(scale_down=false), scales the target to 0 replicas.
   - The primary's annotation C(progressive.delivery/pod-template-hash) records the promoted revision.
 author:
-  - progressive.delivery maintainers
+  - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes

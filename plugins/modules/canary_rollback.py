@@ -18,7 +18,7 @@ description:
     that do not sum to 100, a left-over A/B route or mirror, a missing canary destination).
   - The target keeps its (bad) pod template; the primary is not touched.
 author:
-  - progressive.delivery maintainers
+  - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes

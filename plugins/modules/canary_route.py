@@ -24,7 +24,7 @@ description:
     DestinationRule must define.
   - Refuses to route to a Service or DestinationRule subset that does not exist, naming the missing object; nothing is written then.
 author:
-  - progressive.delivery maintainers
+  - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes

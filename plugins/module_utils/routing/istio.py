@@ -412,19 +412,25 @@ def carry_routing_state(existing_spec, desired_spec, target):
 
 
 def destination_rule_hosts(host, namespace):
-    """The spellings of ``host`` a DestinationRule in ``namespace`` may use."""
-    short = host.split(".")[0]
-    return set([short, "%s.%s" % (short, namespace), "%s.%s.svc" % (short, namespace), "%s.%s.svc.cluster.local" % (short, namespace)])
+    """The spellings of ``host`` a DestinationRule may use: short, ``name.ns``, ``name.ns.svc[.cluster.local]``."""
+    parts = host.split(".")
+    short, host_namespace = parts[0], parts[1] if len(parts) > 1 else namespace
+    spellings = set([host, "%s.%s" % (short, host_namespace), "%s.%s.svc" % (short, host_namespace),
+                     "%s.%s.svc.cluster.local" % (short, host_namespace)])
+    if host_namespace == namespace:
+        spellings.add(short)
+    return spellings
 
 
 def check_subsets(destination_rules, target, namespace, roles=("primary", "canary")):
     """Raise unless a DestinationRule for the target's host defines the needed subsets."""
     host = target.primary["host"]
-    spellings = destination_rule_hosts(host, namespace) if "." not in host or host.endswith(".svc.cluster.local") else set([host])
+    spellings = destination_rule_hosts(host, namespace)
     rules = [rule for rule in destination_rules if (rule.get("spec") or {}).get("host") in spellings]
     if not rules:
-        raise CanaryError("no DestinationRule in namespace %s has host %s; create one with subsets %s and %s (mode=subset routes by subset), or set destination_host"
-                          % (namespace, host, target.primary["subset"], target.canary["subset"]), field="destination_host")
+        raise CanaryError("no DestinationRule in namespace %s has host %s; create one with subsets %s and %s "
+                          "(mode=subset routes by subset), or set destination_host" % (namespace, host, target.primary["subset"], target.canary["subset"]),
+                          field="destination_host")
     defined = set()
     for rule in rules:
         for subset in (rule.get("spec") or {}).get("subsets") or []:

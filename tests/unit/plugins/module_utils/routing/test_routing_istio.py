@@ -336,3 +336,9 @@ def test_check_subsets_names_the_missing_subset_and_rule():
 def test_original_spec_annotation_is_compact_json():
     adopted = istio.adopt_virtual_service({"metadata": {}, "spec": {"b": 1, "a": [1]}}, vs())
     assert adopted["metadata"]["annotations"][istio.ORIGINAL_SPEC_ANNOTATION] == json.dumps({"a": [1], "b": 1}, separators=(",", ":"))
+
+
+def test_destination_rule_host_spellings():
+    assert istio.destination_rule_hosts("backend", "prod") == {"backend", "backend.prod", "backend.prod.svc", "backend.prod.svc.cluster.local"}
+    other = istio.destination_rule_hosts("backend.other.svc.cluster.local", "prod")
+    assert "backend" not in other and "backend.other" in other
