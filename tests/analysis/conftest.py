@@ -70,7 +70,7 @@ class Exporter(object):
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
@@ -180,7 +180,7 @@ class FakeServer(object):
         self.httpd.daemon_threads = True
         if ssl_context is not None:
             self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         scheme = "https" if ssl_context else "http"
         self.url = "%s://127.0.0.1:%d" % (scheme, self.httpd.server_address[1])
@@ -267,6 +267,53 @@ def tls_server(material, require_client_cert=False):
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(material["ca"])
     return FakeServer(context)
+
+
+class AppServer(object):
+    """Every 5th request answers 500; every 10th takes ``slow`` seconds, the others ``fast``.
+
+    HTTP/1.1, Nagle off and one write per response (lab notes pitfall 5), so the server keeps up with hey.
+    """
+
+    def __init__(self, fast=0.005, slow=0.1, hang_every=0, hang=2.0):
+        self.count = 0
+        self.requests = []
+        self.lock = threading.Lock()
+        app = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def handle_any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with app.lock:
+                    app.count += 1
+                    n = app.count
+                    app.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
+                if hang_every and n % hang_every == 0:
+                    time.sleep(hang)
+                time.sleep(slow if n % 10 == 0 else fast)
+                status = 500 if n % 5 == 0 else 200
+                payload = b"error\n" if status == 500 else b"ok\n"
+                head = "HTTP/1.1 %d X\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n\r\n" % (status, len(payload))
+                self.wfile.write(head.encode() + payload)
+
+            do_GET = do_POST = do_PUT = handle_any
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        self.url = "http://127.0.0.1:%d/" % self.httpd.server_address[1]
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def closed_port():
