@@ -197,7 +197,9 @@ def run_init(module):
         existing = cluster.get(istio.API_VERSION, istio.DESTINATION_RULE, namespace, name)
         cluster.write(existing, desired if existing is None else overlay(existing, desired, replace=("spec",)), changes)
     cluster.write(existing_vs, desired_vs if existing_vs is None else overlay(existing_vs, desired_vs, replace=("spec",)), changes)
-    _scale_to_zero(cluster, target, changes)
+    # A target running a newer revision than the primary is a canary under analysis: leave it running.
+    if workload.promoted_hash(primary) in (None, workload.target_hash(target, checksum)):
+        _scale_to_zero(cluster, target, changes)
 
     return _finish(module, changes, {
         "primary": primary["metadata"]["name"],

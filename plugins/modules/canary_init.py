@@ -21,7 +21,8 @@ description:
     or C(flagger.app/config-tracking=disabled) is not copied.
   - Creates the ClusterIP Services C(<apex>) and C(<apex>-primary) (primary pods) and C(<apex>-canary) (target pods), the
     DestinationRules C(<apex>-primary) and C(<apex>-canary), and the VirtualService C(<apex>) routing 100% to primary.
-  - Waits until the primary is ready, then scales the target to 0 replicas.
+  - Waits until the primary is ready, then scales the target to 0 replicas, unless the target already runs a newer revision than
+    the primary (a canary under analysis when the module is run again), which is left running.
   - The primary Deployment and its config copies are only created here; later template changes reach the primary through
     M(progressive.delivery.canary_promote). Running the module again during a rollout keeps the current weights, A/B route and mirror.
 author:

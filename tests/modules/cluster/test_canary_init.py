@@ -183,3 +183,19 @@ def test_service_name_and_ports(lab):
     assert lab.store.get(VS[0], VS[1], NAMESPACE, "frontend")["spec"]["hosts"] == ["frontend"]
     stripped = strip_object(lab.store.get(VS[0], VS[1], NAMESPACE, "frontend"))
     assert copy.deepcopy(stripped)["spec"]["http"][0]["name"] == "frontend"
+
+
+def test_rerun_during_a_rollout_leaves_the_canary_running(lab):
+    seed(lab.store, podinfo_deployment())
+    first = run_module(canary_init, lab, init_args())
+    assert not first.get("failed"), first
+    target = lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")
+    target["spec"]["replicas"] = 1
+    target["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:6.0.2"
+    lab.store.update(target)
+    again = run_module(canary_init, lab, init_args())
+    assert again["changed"] is False, again["objects"]
+    assert again["pod_template_hash"] == first["pod_template_hash"], "the primary still runs the first revision"
+    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")["spec"]["replicas"] == 1
+    primary = lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":6.0.1")

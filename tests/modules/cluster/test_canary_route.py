@@ -129,3 +129,27 @@ def test_subset_mode_on_a_hand_written_virtual_service(lab):
                                         {"destination": {"host": "backend", "subset": "v2"}, "weight": 10}]
     validate_object(stored_vs(lab, "backend"))
     assert route(lab, weight=10, **SUBSET_ARGS)["changed"] is False
+
+
+def test_subset_mode_rollback_clears_match_and_split(lab):
+    from ansible_collections.progressive.delivery.plugins.modules import canary_rollback
+
+    seed_subset_mode(lab)
+    assert not route(lab, weight=30, **SUBSET_ARGS).get("failed")
+    assert not route(lab, weight=0, match=[{"headers": {"x-user": {"prefix": "beta-"}}}], **SUBSET_ARGS).get("failed")
+    spec = stored_vs(lab, "backend")["spec"]
+    assert [r.get("name") for r in spec["http"]] == [None, "backend-canary-match", None]
+    args = dict(namespace=NAMESPACE, reason="manual abort", **SUBSET_ARGS)
+    result = run_module(canary_rollback, lab, args)
+    assert not result.get("failed"), result
+    spec = stored_vs(lab, "backend")["spec"]
+    assert [r.get("name") for r in spec["http"]] == [None, None]
+    assert spec["http"][1]["route"] == [{"destination": {"host": "backend", "subset": "v1"}, "weight": 100},
+                                        {"destination": {"host": "backend", "subset": "v2"}, "weight": 0}]
+    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "backend-v2")["spec"]["replicas"] == 0
+    assert run_module(canary_rollback, lab, args)["changed"] is False
+
+
+def test_no_diff_without_diff_mode(initialised):
+    result = run_module(canary_route, initialised, dict(namespace=NAMESPACE, target="podinfo", weight=5), diff=False)
+    assert result["changed"] is True and "diff" not in result

@@ -1,0 +1,57 @@
+"""The module wrapper's write path against the emulator: stale writes are refused, not overwritten,
+and the modules run the same through ansible's own module runner as in-process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, Cluster, ClusterError, overlay
+from ansible_collections.progressive.delivery.plugins.modules import canary_init
+
+from tests.modules.cluster.harness import NAMESPACE, podinfo_deployment, run_module, seed
+
+VS = ("networking.istio.io/v1beta1", "VirtualService")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+@pytest.fixture
+def initialised(lab):
+    seed(lab.store, podinfo_deployment())
+    assert not run_module(canary_init, lab, dict(namespace=NAMESPACE, target="podinfo", wait_timeout=30)).get("failed")
+    return lab
+
+
+def test_a_write_based_on_a_stale_read_is_rejected(initialised):
+    lab = initialised
+    run_module(canary_init, lab, dict(namespace=NAMESPACE, target="podinfo"), check=True)  # resets cached clients
+    cluster = Cluster(get_api_client(kubeconfig=str(lab.kubeconfig)))
+    stale = cluster.get(VS[0], VS[1], NAMESPACE, "podinfo")
+    fresh = lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")
+    fresh["spec"]["http"][0]["timeout"] = "1s"
+    lab.store.update(fresh)
+    with pytest.raises(ClusterError) as err:
+        cluster.write(stale, overlay(stale, {"spec": {"hosts": ["podinfo", "other"]}}), Changes())
+    assert "409 Conflict" in str(err.value) and "run the task again" in str(err.value)
+    assert lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")["spec"]["hosts"] == ["podinfo"]
+
+
+def test_modules_run_through_ansible(initialised, tmp_path):
+    """`ansible localhost -m progressive.delivery.canary_route`: AnsiballZ packaging of the module_utils."""
+    lab = initialised
+    env = dict(os.environ)
+    env.update(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"), ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="true",
+               ANSIBLE_HOME=str(tmp_path), K8S_AUTH_KUBECONFIG=str(lab.kubeconfig))
+    ansible = os.path.join(os.path.dirname(sys.executable), "ansible")
+    args = json.dumps({"namespace": NAMESPACE, "target": "podinfo", "weight": 25})
+    command = [ansible, "localhost", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
+               "-m", "progressive.delivery.canary_route", "-a", args]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert result["changed"] is True and result["weights"] == {"primary": 75, "canary": 25}
+    assert [d["weight"] for d in lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")["spec"]["http"][0]["route"]] == [75, 25]
