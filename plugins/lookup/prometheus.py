@@ -11,7 +11,7 @@ name: prometheus
 short_description: Run a PromQL query and return its value
 version_added: 1.0.0
 author:
-  - progressive.delivery contributors
+  - Progressive Delivery maintainers (@progressive-delivery)
 description:
   - Runs each term as an instant PromQL query (C(GET /api/v1/query)) and returns its value as a float, for a scalar
     or a vector with exactly one series.

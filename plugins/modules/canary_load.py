@@ -12,7 +12,7 @@ module: canary_load
 short_description: Send HTTP load to a canary with hey and report what happened
 version_added: 1.0.0
 author:
-  - progressive.delivery contributors
+  - Progressive Delivery maintainers (@progressive-delivery)
 description:
   - Runs L(hey,https://github.com/rakyll/hey) - the load generator of Flagger's load tester - against a URL, for a
     duration or a number of requests, and returns the number of requests, requests per second, the count of every
@@ -81,20 +81,19 @@ options:
       - The hey program, a name looked up on E(PATH) or a path.
     type: str
     default: hey
+extends_documentation_fragment:
+  - progressive.delivery.attributes
 requirements:
   - hey (Debian and Ubuntu package C(hey), C(brew install hey), or C(go install github.com/rakyll/hey@latest)) on the host that runs the module
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: In check mode no load is sent; RV(cmd) shows the command that would run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
-    details: Load changes no state it manages, so it always reports RV(ignore:changed=false).
+    details: Load changes no state it manages, so it always reports C(changed=false).
 seealso:
   - module: progressive.delivery.canary_metric_check
   - module: ansible.builtin.async_status

@@ -12,7 +12,7 @@ module: canary_metric_check
 short_description: Check a canary's metrics in Prometheus against threshold ranges, as Flagger's analysis does
 version_added: 1.0.0
 author:
-  - progressive.delivery contributors
+  - Progressive Delivery maintainers (@progressive-delivery)
 description:
   - Runs one round of metric checks for a canary - each metric is a PromQL query whose single value must lie within
     its threshold range - and reports every value, the query as sent, and a reason in Flagger's words such as
@@ -124,19 +124,17 @@ options:
     default: false
 extends_documentation_fragment:
   - progressive.delivery.prometheus.module
+  - progressive.delivery.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads from Prometheus, so it runs the same queries in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: Nothing is changed, so there is no diff.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
-    details: It never changes anything (RV(ignore:changed) is always V(false)); values differ between runs as the metrics do.
+    details: It never changes anything (C(changed) is always V(false)); values differ between runs as the metrics do.
 seealso:
   - plugin: progressive.delivery.prometheus
     plugin_type: lookup
