@@ -127,6 +127,14 @@ def merge_patch(old, new):
     return patch
 
 
+def patches_overlap(first, second):
+    """Whether two merge patches set any common field (a list or scalar counts as one field)."""
+    for key in set(first) & set(second):
+        if not (isinstance(first[key], dict) and isinstance(second[key], dict)) or patches_overlap(first[key], second[key]):
+            return True
+    return False
+
+
 def overlay(existing, desired, replace=()):
     """``existing`` with ``desired`` written over it.
 
@@ -193,8 +201,8 @@ def _api_error_message(exc, action, what, host):
         return ("the Kubernetes API at %s refused to %s %s (403 Forbidden: %s): grant the account RBAC permission for it"
                 % (host, action, what, reason))
     if status == 409:
-        return ("%s changed while this task ran (409 Conflict: %s); nothing else was written after it: run the task again"
-                % (what, reason))
+        return ("%s was changed by someone else while this task ran, in a field this task also sets (409 Conflict: %s); "
+                "nothing else was written after it: run the task again" % (what, reason))
     if status == 422 or status == 400:
         return "the Kubernetes API rejected %s %s (%s): %s" % (action, what, status, reason)
     return "failed to %s %s (HTTP %s): %s" % (action, what, status, reason)
@@ -288,12 +296,40 @@ class Cluster(object):
             changes.record(existing, "unchanged")
             return existing
         if not self.check_mode:
-            patch.setdefault("metadata", {})["resourceVersion"] = existing["metadata"].get("resourceVersion")
-            resource = self.resource(existing["apiVersion"], existing["kind"])
-            self._call("update", describe(existing), self.client.client.patch, resource, patch,
-                       name=existing["metadata"]["name"], namespace=existing["metadata"].get("namespace"), content_type=MERGE_PATCH)
+            self._patch(existing, patch)
         changes.record(existing, "updated", existing, new)
         return new
+
+    def _patch(self, existing, patch, attempts=5):
+        """Send ``patch`` guarded by the resourceVersion it was computed from.
+
+        When the object changed meanwhile (controllers write status and annotations all the time),
+        the patch is sent again on the new version only if the other change touched none of the
+        fields the patch sets: a three-way merge that never overwrites someone else's edit.
+        """
+        metadata = existing["metadata"]
+        what = describe(existing)
+        resource = self.resource(existing["apiVersion"], existing["kind"])
+        base = strip_object(existing)
+        version = metadata.get("resourceVersion")
+        for attempt in range(attempts):
+            guarded = copy.deepcopy(patch)
+            guarded.setdefault("metadata", {})["resourceVersion"] = version
+            try:
+                return self.client.client.patch(resource, guarded, name=metadata["name"], namespace=metadata.get("namespace"),
+                                                content_type=MERGE_PATCH)
+            except ApiException as exc:
+                if getattr(exc, "status", None) != 409 or attempt == attempts - 1:
+                    raise ClusterError(_api_error_message(exc, "update", what, self.host))
+                current = self.get(existing["apiVersion"], existing["kind"], metadata.get("namespace"), metadata["name"])
+                if current is None:
+                    raise ClusterError("%s was deleted while this task ran; run the task again" % what)
+                if patches_overlap(merge_patch(base, strip_object(current)), patch):
+                    raise ClusterError(_api_error_message(exc, "update", what, self.host))
+                version = current["metadata"].get("resourceVersion")
+            except Urllib3Error as exc:
+                raise ClusterError(_unreachable_message(exc, "update", what, self.host))
+        return None
 
     def wait_for(self, api_version, kind, namespace, name, predicate, timeout):
         """Poll until ``predicate(obj)`` returns ``(True, msg)``; return ``(done, msg, obj)``."""

@@ -25,18 +25,36 @@ def initialised(lab):
     return lab
 
 
-def test_a_write_based_on_a_stale_read_is_rejected(initialised):
-    lab = initialised
+def _client_cluster(lab):
     run_module(canary_init, lab, dict(namespace=NAMESPACE, target="podinfo"), check=True)  # resets cached clients
-    cluster = Cluster(get_api_client(kubeconfig=str(lab.kubeconfig)))
+    return Cluster(get_api_client(kubeconfig=str(lab.kubeconfig)))
+
+
+def test_a_stale_write_to_a_field_someone_else_changed_is_rejected(initialised):
+    lab = initialised
+    cluster = _client_cluster(lab)
+    stale = cluster.get(VS[0], VS[1], NAMESPACE, "podinfo")
+    fresh = lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")
+    fresh["spec"]["hosts"] = ["podinfo", "theirs"]
+    lab.store.update(fresh)
+    with pytest.raises(ClusterError) as err:
+        cluster.write(stale, overlay(stale, {"spec": {"hosts": ["podinfo", "ours"]}}), Changes())
+    assert "409 Conflict" in str(err.value) and "run the task again" in str(err.value)
+    assert lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")["spec"]["hosts"] == ["podinfo", "theirs"]
+
+
+def test_a_stale_write_to_other_fields_is_merged_without_losing_their_change(initialised):
+    lab = initialised
+    cluster = _client_cluster(lab)
     stale = cluster.get(VS[0], VS[1], NAMESPACE, "podinfo")
     fresh = lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")
     fresh["spec"]["http"][0]["timeout"] = "1s"
     lab.store.update(fresh)
-    with pytest.raises(ClusterError) as err:
-        cluster.write(stale, overlay(stale, {"spec": {"hosts": ["podinfo", "other"]}}), Changes())
-    assert "409 Conflict" in str(err.value) and "run the task again" in str(err.value)
-    assert lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")["spec"]["hosts"] == ["podinfo"]
+    changes = Changes()
+    cluster.write(stale, overlay(stale, {"spec": {"hosts": ["podinfo", "ours"]}}), changes)
+    stored = lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")
+    assert stored["spec"]["hosts"] == ["podinfo", "ours"] and stored["spec"]["http"][0]["timeout"] == "1s"
+    assert changes.objects == [{"kind": "VirtualService", "name": "podinfo", "action": "updated"}]
 
 
 def test_modules_run_through_ansible(initialised, tmp_path):

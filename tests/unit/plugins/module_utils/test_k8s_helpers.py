@@ -1,6 +1,6 @@
 """The pure helpers of the module wrapper: merge patches, overlays, change records."""
 
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, merge_patch, overlay, strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, merge_patch, overlay, patches_overlap, strip_object
 
 
 def apply_merge_patch(target, patch):
@@ -54,3 +54,12 @@ def test_changes_records_actions_and_diff():
     assert changes.changed
     assert changes.objects == [{"kind": "Service", "name": "a", "action": "unchanged"}, {"kind": "Service", "name": "b", "action": "created"}]
     assert changes.diff() == {"before": {"Service/b": {}}, "after": {"Service/b": new}}
+
+
+def test_patches_overlap_only_on_common_fields():
+    ours = {"spec": {"replicas": 0}, "metadata": {"annotations": {"reason": "x"}}}
+    assert not patches_overlap(ours, {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}}})
+    assert not patches_overlap(ours, {"spec": {"template": {"a": 1}}})
+    assert patches_overlap(ours, {"spec": {"replicas": 3}})
+    assert patches_overlap({"spec": {"http": [1]}}, {"spec": {"http": [2]}})
+    assert patches_overlap({"spec": {"hosts": ["a"]}}, {"spec": None})
