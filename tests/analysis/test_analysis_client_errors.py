@@ -219,7 +219,7 @@ def test_ca_path_or_validate_certs_false_accept_it(capsys, https_server, tls_mat
 
 def test_wrong_host_name_is_a_tls_error(https_server, tls_material):
     url = https_server.url.replace("127.0.0.1", "localhost")  # the certificate names only 127.0.0.1
-    with pytest.raises(prom.PrometheusTLSError):
+    with pytest.raises(prom.PrometheusTLSError, match="the certificate does not name this host"):
         client(url, ca_path=tls_material["ca"]).query("up")
 
 

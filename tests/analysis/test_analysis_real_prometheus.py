@@ -14,10 +14,12 @@ Istio's and Envoy's shapes at known rates:
 """
 
 import math
+import time
 
 import pytest
 from ansible.plugins.loader import lookup_loader
 
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusClient
 from ansible_collections.progressive.delivery.plugins.modules import canary_metric_check
 
 from tests.analysis.conftest import run_module
@@ -195,6 +197,14 @@ def test_misconfiguration_fails_before_querying(capsys, prom):
     assert result["failed"] is True and "metrics[0] (error-rate): 'error-rate' is not a builtin istio metric" in result["msg"]
     result = check(capsys, prom, [{"name": "request-success-rate"}], interval="1 minute")
     assert result["failed"] is True and "interval '1 minute' is not a Prometheus duration" in result["msg"]
+
+
+def test_range_query_on_the_real_server(prom):
+    now = time.time()
+    result = PrometheusClient(prom.url).query_range('sum(istio_requests_total{destination_workload="podinfo"})', now - 4, now, "1s")
+    assert result.result_type == "matrix" and len(result.result) == 1
+    values = [float(v) for _ts, v in result.result[0]["values"]]
+    assert len(values) >= 3 and values == sorted(values)   # a counter over time
 
 
 # -- the lookup on the same server ----------------------------------------------------------------

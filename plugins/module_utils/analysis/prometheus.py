@@ -252,10 +252,10 @@ class PrometheusClient(object):
     def _tls_error(self, exc):
         hint = ""
         text = str(exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        if "mismatch" in text.lower() or "doesn't match" in text.lower():
+            hint = " (the certificate does not name this host: use a host name or address the certificate lists)"
+        elif "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
             hint = " (give ca_path with the CA that signed the server's certificate, or validate_certs=false to skip verification)"
-        elif "hostname" in text.lower() and "match" in text.lower():
-            hint = " (the certificate does not name this host: use the host name in the certificate)"
         return PrometheusTLSError("TLS error talking to Prometheus at %s: %s%s" % (self.display_url, text, hint), url=self.display_url)
 
     def _transport_error(self, reason):

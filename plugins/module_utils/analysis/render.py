@@ -30,7 +30,6 @@ _PLACEHOLDER = re.compile(
     r"|\$(?P<plain>" + _IDENT + r")"
     r"|(?P<dollar>\$\$)"
 )
-_ANY_JINJA = re.compile(r"\{\{.*?\}\}", re.S)
 _DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
@@ -154,6 +153,3 @@ def _substitute(match, variables, quote, regex):
         return value
     return escape_string(value, quote)
 
-
-def has_jinja_placeholders(template):
-    return bool(_ANY_JINJA.search(template or ""))
