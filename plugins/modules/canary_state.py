@@ -54,6 +54,27 @@ options:
       - Read the target Deployment and return RV(revision).
     type: bool
     default: false
+  events:
+    description:
+      - Kubernetes Events to record on the target Deployment with this call (one line of progress each, in Flagger's words).
+      - Written after the status, also when the status does not change; nothing is written in check mode.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      message:
+        description: The event's message, for example C(Advance podinfo.test canary weight 20).
+        type: str
+        required: true
+      type:
+        description: The event's type.
+        type: str
+        choices: [Normal, Warning]
+        default: Normal
+      reason:
+        description: The event's reason.
+        type: str
+        default: Synced
   config_tracking:
     description:
       - Include the ConfigMaps and Secrets the pod template references in the hash, as
@@ -106,6 +127,15 @@ EXAMPLES = r"""
     namespace: test
     detect_revision: true
   register: rollout_state
+
+- name: Record a step and its event on the target Deployment
+  progressive.delivery.canary_state:
+    target: podinfo
+    namespace: test
+    status:
+      canary_weight: 30
+    events:
+      - message: Advance podinfo.test canary weight 30
 
 - name: Forget every rollout of podinfo
   progressive.delivery.canary_state:
@@ -160,6 +190,12 @@ revision:
     target_exists:
       description: Whether the target Deployment exists.
       type: bool
+events:
+  description: Names of the Events recorded on the target.
+  returned: always
+  type: list
+  elements: str
+  sample: [podinfo.187a3c5e2f1d0a00]
 diff:
   description: The status before and after.
   returned: when diff mode is on and something changed
@@ -167,6 +203,8 @@ diff:
 """
 
 import copy
+import datetime
+import time
 import traceback
 
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
@@ -200,6 +238,11 @@ def argspec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         detect_revision=dict(type="bool", default=False),
         config_tracking=dict(type="bool", default=True),
+        events=dict(type="list", elements="dict", default=[], options=dict(
+            message=dict(type="str", required=True),
+            type=dict(type="str", choices=["Normal", "Warning"], default="Normal"),
+            reason=dict(type="str", default="Synced"),
+        )),
     )
     return spec
 
@@ -224,12 +267,45 @@ def current_hash(client, target, namespace, config_tracking):
     return workload_primary.target_hash(deployment, checksum), promoted
 
 
+def record_events(module, client, events):
+    """Create one Event per entry on the target Deployment; returns their names."""
+    params = module.params
+    if not events or module.check_mode:
+        return []
+    target = ObjectAccess(client, "apps/v1", "Deployment").get(params["namespace"], params["target"])
+    involved = {"apiVersion": "apps/v1", "kind": "Deployment", "name": params["target"], "namespace": params["namespace"]}
+    if target is not None:
+        involved["uid"] = target["metadata"].get("uid")
+        involved["resourceVersion"] = target["metadata"].get("resourceVersion")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    access = ObjectAccess(client, "v1", "Event")
+    names = []
+    for index, event in enumerate(events):
+        name = "%s.%x" % (params["target"], time.time_ns() + index)
+        access.create({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": params["namespace"], "labels": {st.MANAGED_BY_LABEL: st.MANAGED_BY}},
+            "involvedObject": {k: v for k, v in involved.items() if v is not None},
+            "reason": event["reason"],
+            "message": event["message"],
+            "type": event["type"],
+            "count": 1,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "source": {"component": "progressive.delivery"},
+            "reportingComponent": "progressive.delivery/rollout",
+        })
+        names.append(name)
+    return names
+
+
 def run(module, client):
     params = module.params
     target, namespace = params["target"], params["namespace"]
     name = st.status_name(target)
     configmaps = ObjectAccess(client, "v1", "ConfigMap")
-    result = {"changed": False, "configmap": name}
+    result = {"changed": False, "configmap": name, "events": []}
 
     existing = configmaps.get(namespace, name)
     previous = st.decode(existing)
@@ -255,6 +331,18 @@ def run(module, client):
                 result["diff"] = {"before": previous, "after": {}}
         return result
 
+    result.update(write_status(module, configmaps, existing, previous))
+    result["events"] = record_events(module, client, params["events"])
+    if params["events"] and not module.check_mode:
+        result["changed"] = True
+    return result
+
+
+def write_status(module, configmaps, existing, previous):
+    params = module.params
+    target, namespace = params["target"], params["namespace"]
+    name = st.status_name(target)
+    result = {"changed": False}
     patch = params["status"]
     updated = st.apply_update(previous, patch)
     result["status"] = updated
