@@ -8,6 +8,7 @@ several Envoys (several labs) run side by side; the admin port stays on 127.0.0.
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,14 +16,22 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 # Finer than Envoy's (and Istio's) default 0.5, 1, 5, 10, 25, 50, 100, 250, ... so that a p99 is
 # not pushed to the top of a wide bucket (lab notes, pitfall 9).
 LATENCY_BUCKETS = [0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250, 300, 400, 500,
                    750, 1000, 2500, 5000, 10000, 30000, 60000]
 FILES = {"lds": "lds.json", "cds": "cds.json", "rds_mesh": "rds-mesh.json", "rds_ingress": "rds-ingress.json"}
+# (accepted, rejected[, must be zero]) counters that tell whether Envoy took a file.
+UPDATE_STATS = {
+    "cds": ("cluster_manager.cds.update_success", "cluster_manager.cds.update_rejected", "cluster_manager.warming_clusters"),
+    "rds_mesh": ("http.mesh.rds.mesh.update_success", "http.mesh.rds.mesh.update_rejected"),
+    "rds_ingress": ("http.ingress.rds.ingress.update_success", "http.ingress.rds.ingress.update_rejected"),
+    "lds": ("listener_manager.lds.update_success", "listener_manager.lds.update_rejected"),
+}
 
 
 class EnvoyError(RuntimeError):
@@ -57,7 +66,20 @@ def bootstrap(directory: str, admin_port: int, node_id: str = "lab-envoy") -> di
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         # Histograms are exported only on flush; the default 5 s would lag the counters.
         "stats_flush_interval": "1s",
-        "stats_config": {"histogram_bucket_settings": [{"match": {"suffix": "upstream_rq_time"}, "buckets": LATENCY_BUCKETS}]},
+        "stats_config": {
+            "histogram_bucket_settings": [{"match": {"suffix": "upstream_rq_time"}, "buckets": LATENCY_BUCKETS}],
+            # Cluster names contain dots (outbound|9898||podinfo.test.svc.cluster.local), which Envoy's
+            # default extractor cuts at the first one; the defaults run first, so replace them all
+            # with the tags the lab's metrics need (Istio's bootstrap uses the same cluster regex).
+            "use_all_default_tags": False,
+            "stats_tags": [
+                {"tag_name": "envoy.cluster_name", "regex": "^cluster\\.((.+?(\\..+?\\.svc\\.cluster\\.local)?)\\.)"},
+                {"tag_name": "envoy.response_code", "regex": "_rq(_(\\d{3}))$"},
+                {"tag_name": "envoy.response_code_class", "regex": "_rq(_(\\d))xx$"},
+                {"tag_name": "envoy.http_conn_manager_prefix", "regex": "^http\\.((.*?)\\.)"},
+                {"tag_name": "envoy.listener_address", "regex": "^listener\\.(((?:[_.[:digit:]]*|[_\\[\\]aAbBcCdDeEfF[:digit:]]*))\\.)"},
+            ],
+        },
         "layered_runtime": {"layers": [{"name": "static", "static_layer": {}}, {"name": "admin", "admin_layer": {}}]},
         "dynamic_resources": {
             "lds_config": {"resource_api_version": "V3", "path_config_source": {"path": os.path.join(directory, FILES["lds"])}},
@@ -108,7 +130,12 @@ class Envoy:
             time.sleep(0.02)
 
     def write(self, documents: dict, text_of) -> List[str]:
-        """Write the xDS documents that changed; clusters before routes (routes must name existing clusters)."""
+        """Write the xDS documents that changed, clusters first, and wait until Envoy took each one.
+
+        Routes name clusters and ``validate_clusters`` rejects a route config naming one Envoy
+        does not have yet; a rejected file is never read again until it changes, so wait for the
+        CDS update to land before writing routes, and rewrite a rejected route file.
+        """
         written = []
         for key in ("cds", "rds_mesh", "rds_ingress", "lds"):
             path = self.path(key)
@@ -119,9 +146,41 @@ class Envoy:
                         continue
             except FileNotFoundError:
                 pass
-            atomic_write(path, text)
+            counters = UPDATE_STATS[key]
+            for attempt in range(5):
+                before = self.stats(counters) if self.running else None
+                atomic_write(path, text)
+                if before is None or self._wait_update(counters, before):
+                    break
+                time.sleep(0.05 * (attempt + 1))
             written.append(key)
         return written
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stats(self, names) -> Dict[str, int]:
+        pattern = "^(%s)$" % "|".join(re.escape(n) for n in names)
+        values = {n: 0 for n in names}
+        for line in self.admin("/stats?filter=" + urllib.parse.quote(pattern)).splitlines():
+            name, _, value = line.partition(": ")
+            if name in values and value.strip().isdigit():
+                values[name] = int(value)
+        return values
+
+    def _wait_update(self, counters, before, timeout: float = 2.0) -> bool:
+        """True once Envoy accepted the update, False when it rejected it (or never noticed it)."""
+        success, rejected = counters[0], counters[1]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.stats(counters)
+            if now[rejected] > before[rejected]:
+                return False
+            if now[success] > before[success] and now.get("cluster_manager.warming_clusters", 0) == 0:
+                return True
+            time.sleep(0.002)
+        return False
 
     def admin(self, path: str, method: str = "GET") -> str:
         request = urllib.request.Request(self.admin_url + path, method=method, data=b"" if method == "POST" else None)
