@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import load
 from ansible_collections.progressive.delivery.plugins.modules import canary_load
 
 from tests.analysis.conftest import AppServer, closed_port, run_module
@@ -122,8 +123,8 @@ CSV = """response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read
 
 
 def test_summary_from_csv_uses_nearest_rank():
-    rows = canary_load.parse_csv(CSV)
-    result = canary_load.summarize(rows, sent=5)
+    rows = load.parse_csv(CSV)
+    result = load.summarize(rows, sent=5)
     assert (result["requests"], result["responses"], result["errors"]) == (5, 4, 1)
     assert result["status_codes"] == {"200": 2, "503": 1, "404": 1}
     assert result["success_rate"] == 60.0          # 200, 200, 404 of 5 sent
@@ -133,9 +134,9 @@ def test_summary_from_csv_uses_nearest_rank():
 
 def test_nearest_rank_on_100_values():
     values = [float(i) for i in range(1, 101)]
-    assert [canary_load.nearest_rank(values, p) for p in (50, 90, 95, 99, 100)] == [50.0, 90.0, 95.0, 99.0, 100.0]
+    assert [load.nearest_rank(values, p) for p in (50, 90, 95, 99, 100)] == [50.0, 90.0, 95.0, 99.0, 100.0]
 
 
 def test_parse_csv_refuses_text_output():
     with pytest.raises(ValueError, match="did not print its CSV header"):
-        canary_load.parse_csv("Summary:\n  Total: 1.0 secs\n")
+        load.parse_csv("Summary:\n  Total: 1.0 secs\n")
