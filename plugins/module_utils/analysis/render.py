@@ -152,4 +152,3 @@ def _substitute(match, variables, quote, regex):
                                 "use a \"double-quoted\" string in the template" % name)
         return value
     return escape_string(value, quote)
-
