@@ -89,7 +89,7 @@ def test_basic_auth_and_tls_options_reach_open_url(answers, tmp_path):
 
 
 def test_raw_returns_every_sample(answers):
-    queue, _ = answers
+    queue = answers[0]
     queue.append(vector(({"w": "podinfo"}, "1.5"), ({"w": "podinfo-primary"}, "NaN")))
     [out] = lookup().run(["up"], variables={}, url=URL, raw=True)
     assert out[0] == {"metric": {"w": "podinfo"}, "value": 1.5, "timestamp": 1700000000.5}
@@ -97,14 +97,14 @@ def test_raw_returns_every_sample(answers):
 
 
 def test_several_series_without_raw_is_an_error_listing_labels(answers):
-    queue, _ = answers
+    queue = answers[0]
     queue.append(vector(({"w": "podinfo"}, "1"), ({"w": "podinfo-primary"}, "2")))
     with pytest.raises(AnsibleLookupError, match=r'2 series.*\{w="podinfo"\} = 1.*\{w="podinfo-primary"\} = 2'):
         lookup().run(["up"], variables={}, url=URL)
 
 
 def test_no_data_is_an_error_or_none(answers):
-    queue, _ = answers
+    queue = answers[0]
     queue.extend([vector(), vector(({}, "NaN")), vector()])
     with pytest.raises(AnsibleLookupError, match="no data for up: the query returned an empty result"):
         lookup().run(["up"], variables={}, url=URL)
@@ -120,7 +120,7 @@ def test_variables_are_rendered_and_escaped(answers):
 
 
 def test_errors_are_lookup_errors_with_the_reason(answers):
-    queue, _ = answers
+    queue = answers[0]
     body = json.dumps({"status": "error", "errorType": "bad_data", "error": "1:8: parse error: unclosed left parenthesis"}).encode()
     queue.append(urllib.error.HTTPError(URL, 400, "Bad Request", {}, io.BytesIO(body)))
     with pytest.raises(AnsibleLookupError, match=r"prometheus lookup: .*HTTP 400, bad_data\): 1:8: parse error: unclosed left parenthesis"):

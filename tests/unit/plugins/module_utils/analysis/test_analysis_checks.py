@@ -96,14 +96,14 @@ def test_flagger_messages_and_statuses():
 
 
 def test_custom_metric_messages():
-    report, _ = run([{"name": "error-rate", "query": "sum(errors)", "threshold_range": {"min": 0, "max": 1}}], {"errors": vector(5.234)})
+    report = run([{"name": "error-rate", "query": "sum(errors)", "threshold_range": {"min": 0, "max": 1}}], {"errors": vector(5.234)})[0]
     assert report["metrics"][0]["message"] == "error-rate 5.23 > 1"
-    report, _ = run([{"name": "error-rate", "query": "sum(errors)", "threshold_range": {"min": 0, "max": 1}}], {"errors": vector(0.5)})
+    report = run([{"name": "error-rate", "query": "sum(errors)", "threshold_range": {"min": 0, "max": 1}}], {"errors": vector(0.5)})[0]
     assert report["metrics"][0]["message"] == "error-rate 0.50 within [0, 1]" and report["passed"]
 
 
 def test_per_metric_interval_is_rendered():
-    report, _ = run([{"name": "request-success-rate", "interval": "30s"}], {"istio_requests_total": vector(100)})
+    report = run([{"name": "request-success-rate", "interval": "30s"}], {"istio_requests_total": vector(100)})[0]
     assert "[30s]" in report["metrics"][0]["query"] and "[1m]" not in report["metrics"][0]["query"]
 
 
@@ -113,7 +113,7 @@ def test_per_metric_interval_is_rendered():
     ("skip", True, [], ["request-success-rate"]),
 ])
 def test_no_data_policies(on_no_data, passed, failed, skipped):
-    report, _ = run([{"name": "request-success-rate", "threshold_range": {"min": 99}}], {"istio": vector("NaN")}, on_no_data)
+    report = run([{"name": "request-success-rate", "threshold_range": {"min": 99}}], {"istio": vector("NaN")}, on_no_data)[0]
     metric = report["metrics"][0]
     assert metric["status"] == "no_data" and metric["value"] is None
     assert metric["message"].startswith("no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic")
@@ -121,11 +121,11 @@ def test_no_data_policies(on_no_data, passed, failed, skipped):
 
 
 def test_query_errors_are_per_metric_and_connection_errors_raise():
-    report, _ = run([
+    report = run([
         {"name": "bad", "query": "sum(bad"},
         {"name": "two", "query": "two_series"},
         {"name": "request-success-rate", "threshold_range": {"min": 99}},
-    ], {"bad": PrometheusAPIError("rejected (HTTP 400, bad_data): parse error"), "two_series": vector(1, 2), "istio": vector(100)})
+    ], {"bad": PrometheusAPIError("rejected (HTTP 400, bad_data): parse error"), "two_series": vector(1, 2), "istio": vector(100)})[0]
     statuses = [m["status"] for m in report["metrics"]]
     assert statuses == ["error", "error", "pass"]
     assert report["error_metrics"] == ["bad", "two"] and report["failed_metrics"] == ["bad", "two"]
