@@ -185,6 +185,12 @@ def test_credentials_in_the_url_are_masked():
     assert "pa55" not in str(err.value) and "user" not in str(err.value)
 
 
+def test_module_without_url(capsys, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_URL", raising=False)
+    result = run_module(canary_metric_check, dict(target="podinfo", namespace="test", metrics=[{"name": "request-success-rate"}]), capsys)
+    assert result["failed"] is True and "prometheus.url" in result["msg"] and "PROMETHEUS_URL" in result["msg"]
+
+
 # -- TLS -----------------------------------------------------------------------------------------------
 @pytest.fixture
 def https_server(tls_material):

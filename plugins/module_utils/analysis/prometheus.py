@@ -119,7 +119,8 @@ class PrometheusClient(object):
                  validate_certs=True, ca_path=None, client_cert=None, client_key=None,
                  timeout=DEFAULT_TIMEOUT):
         if not url:
-            raise PrometheusConfigError("the Prometheus URL is not set: give url (or set PROMETHEUS_URL), e.g. http://prometheus.istio-system:9090")
+            raise PrometheusConfigError("the Prometheus URL is not set: give url (prometheus.url in modules) or set the environment variable "
+                                        "PROMETHEUS_URL, e.g. http://prometheus.istio-system:9090")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise PrometheusConfigError("the Prometheus URL %r is not an http:// or https:// URL, e.g. http://prometheus.istio-system:9090" % mask_url(url))

@@ -131,7 +131,7 @@ def test_errors_are_lookup_errors_with_the_reason(answers):
 
 
 def test_missing_url_and_conflicting_auth_are_clear(answers):
-    with pytest.raises(AnsibleLookupError, match=r"URL is not set: give url \(or set PROMETHEUS_URL\)"):
+    with pytest.raises(AnsibleLookupError, match=r"URL is not set: give url \(prometheus.url in modules\) or set the environment variable PROMETHEUS_URL"):
         lookup().run(["up"], variables={})
     with pytest.raises(AnsibleLookupError, match="either bearer_token or username/password"):
         lookup().run(["up"], variables={}, url=URL, bearer_token="t", username="u")
