@@ -191,15 +191,19 @@ class ClusterError(Exception):
     """An API call failed; the message says what was attempted and what to check."""
 
 
+def _api_name(host):
+    return "the Kubernetes API at %s" % host if host else "the Kubernetes API"
+
+
 def _api_error_message(exc, action, what, host):
     status = getattr(exc, "status", None)
     reason = _api_reason(exc)
     if status == 401:
-        return ("the Kubernetes API at %s rejected the credentials (401 Unauthorized) when trying to %s %s: "
-                "check api_key, the kubeconfig/context or the K8S_AUTH_* variables" % (host, action, what))
+        return ("%s rejected the credentials (401 Unauthorized) when trying to %s %s: "
+                "check api_key, the kubeconfig/context or the K8S_AUTH_* variables" % (_api_name(host), action, what))
     if status == 403:
-        return ("the Kubernetes API at %s refused to %s %s (403 Forbidden: %s): grant the account RBAC permission for it"
-                % (host, action, what, reason))
+        return ("%s refused to %s %s (403 Forbidden: %s): grant the account RBAC permission for it"
+                % (_api_name(host), action, what, reason))
     if status == 409:
         return ("%s was changed by someone else while this task ran, in a field this task also sets (409 Conflict: %s); "
                 "nothing else was written after it: run the task again" % (what, reason))
@@ -213,8 +217,8 @@ def _unreachable_message(exc, action, what, host=None):
     if pool is not None and getattr(pool, "host", None):
         host = "%s://%s:%s" % (getattr(pool, "scheme", "http"), pool.host, pool.port)
     reason = getattr(exc, "reason", None) or exc
-    return ("cannot reach the Kubernetes API at %s while trying to %s %s (%s); check host/kubeconfig and that the API server is running"
-            % (host or "(from the kubeconfig)", action, what, to_text(reason)))
+    return ("cannot reach %s while trying to %s %s (%s); check host/kubeconfig and that the API server is running"
+            % (_api_name(host), action, what, to_text(reason)))
 
 
 def _api_reason(exc):
@@ -231,11 +235,11 @@ def _api_reason(exc):
 class Cluster(object):
     """Read and write whole objects as dicts; in check mode writes are computed, not sent."""
 
-    def __init__(self, client, check_mode=False, poll_interval=1.0):
+    def __init__(self, client, check_mode=False, poll_interval=0.5):
         self.client = client
         self.check_mode = check_mode
         self.poll_interval = poll_interval
-        self.host = getattr(getattr(client, "configuration", None), "host", None) or "(unknown host)"
+        self.host = getattr(getattr(client, "configuration", None), "host", None)
         self._resources = {}
 
     def _call(self, action, what, func, *args, **kwargs):
@@ -372,7 +376,7 @@ class CanaryModule(object):
             try:
                 client = get_api_client(module=self.module)
             except ApiException as exc:
-                self.fail(_api_error_message(exc, "connect to", "the cluster", self.module.params.get("host") or "(from the kubeconfig)"))
+                self.fail(_api_error_message(exc, "connect to", "the cluster", self.module.params.get("host")))
             except Urllib3Error as exc:
                 self.fail(_unreachable_message(exc, "connect to", "the cluster", self.module.params.get("host")))
             except Exception as exc:  # pylint: disable=broad-exception-caught

@@ -101,6 +101,21 @@ def podinfo_deployment(name="podinfo", version="6.0.1", label="app", replicas=2,
     }
 
 
+def edit(store, api_version, kind, name, change, namespace=NAMESPACE):
+    """Read, ``change(obj)`` in place, write; again on a conflict (the controllers write too)."""
+    from tests.lab.apiserver.errors import ApiError
+
+    for _ in range(20):
+        obj = store.get(api_version, kind, namespace, name)
+        change(obj)
+        try:
+            return store.update(obj)
+        except ApiError as exc:
+            if exc.code != 409:
+                raise
+    raise AssertionError("could not update %s %s" % (kind, name))
+
+
 def seed(store, *objects, namespace=NAMESPACE):
     if store.get("v1", "Namespace", None, namespace) is None:
         store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})

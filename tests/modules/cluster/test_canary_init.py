@@ -6,7 +6,7 @@ import copy
 from ansible_collections.progressive.delivery.plugins.module_utils._k8s import strip_object
 from ansible_collections.progressive.delivery.plugins.modules import canary_init
 
-from tests.modules.cluster.harness import NAMESPACE, podinfo_deployment, run_module, seed, snapshot, validate_object
+from tests.modules.cluster.harness import NAMESPACE, edit, podinfo_deployment, run_module, seed, snapshot, validate_object
 
 VS = ("networking.istio.io/v1beta1", "VirtualService")
 DR = ("networking.istio.io/v1beta1", "DestinationRule")
@@ -189,10 +189,11 @@ def test_rerun_during_a_rollout_leaves_the_canary_running(lab):
     seed(lab.store, podinfo_deployment())
     first = run_module(canary_init, lab, init_args())
     assert not first.get("failed"), first
-    target = lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")
-    target["spec"]["replicas"] = 1
-    target["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:6.0.2"
-    lab.store.update(target)
+
+    def new_revision(target):
+        target["spec"]["replicas"] = 1
+        target["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:6.0.2"
+    edit(lab.store, "apps/v1", "Deployment", "podinfo", new_revision)
     again = run_module(canary_init, lab, init_args())
     assert again["changed"] is False, again["objects"]
     assert again["pod_template_hash"] == first["pod_template_hash"], "the primary still runs the first revision"

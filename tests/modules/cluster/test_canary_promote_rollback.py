@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_promote, canary_rollback, canary_route
 
-from tests.modules.cluster.harness import NAMESPACE, PODINFO_IMAGE, podinfo_deployment, run_module, seed, snapshot, validate_object
+from tests.modules.cluster.harness import NAMESPACE, PODINFO_IMAGE, edit, podinfo_deployment, run_module, seed, snapshot, validate_object
 
 VS = ("networking.istio.io/v1beta1", "VirtualService")
 ARGS = dict(namespace=NAMESPACE, target="podinfo")
@@ -23,11 +23,14 @@ def initialised(lab):
     return lab
 
 
-def new_revision(lab, version="6.0.2", replicas=1):
-    target = lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")
-    target["spec"]["template"]["spec"]["containers"][0]["image"] = PODINFO_IMAGE % version
-    target["spec"]["replicas"] = replicas
-    return lab.store.update(target)
+def new_revision(lab, version="6.0.2", replicas=1, initial_delay=None):
+    def change(target):
+        container = target["spec"]["template"]["spec"]["containers"][0]
+        container["image"] = PODINFO_IMAGE % version
+        if initial_delay is not None:
+            container["readinessProbe"]["initialDelaySeconds"] = initial_delay
+        target["spec"]["replicas"] = replicas
+    return edit(lab.store, "apps/v1", "Deployment", "podinfo", change)
 
 
 def primary(lab):
@@ -91,9 +94,7 @@ def test_promote_without_route_and_scale_down(initialised):
 
 def test_promote_timeout_reports_conditions_and_leaves_traffic(initialised):
     lab = initialised
-    target = new_revision(lab)
-    target["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["initialDelaySeconds"] = 3600
-    lab.store.update(target)
+    new_revision(lab, initial_delay=3600)
     assert not run_module(canary_route, lab, dict(ARGS, weight=10)).get("failed")
     result = run_module(canary_promote, lab, dict(ARGS, timeout=2))
     assert result["failed"]

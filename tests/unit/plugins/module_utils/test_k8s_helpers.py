@@ -63,3 +63,16 @@ def test_patches_overlap_only_on_common_fields():
     assert patches_overlap(ours, {"spec": {"replicas": 3}})
     assert patches_overlap({"spec": {"http": [1]}}, {"spec": {"http": [2]}})
     assert patches_overlap({"spec": {"hosts": ["a"]}}, {"spec": None})
+
+
+def test_secret_values_are_masked_in_the_diff():
+    from ansible_collections.progressive.delivery.plugins.module_utils._canary import _Changes
+
+    secret = {"kind": "Secret", "metadata": {"name": "token-primary"}, "data": {"token": "czNjcmV0"}, "type": "Opaque"}
+    changes = _Changes()
+    changes.record(secret, "created", None, secret)
+    assert changes.diff()["after"]["Secret/token-primary"]["data"] == {"token": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"}
+    assert secret["data"] == {"token": "czNjcmV0"}
+    config_map = {"kind": "ConfigMap", "metadata": {"name": "env-primary"}, "data": {"A": "1"}}
+    changes.record(config_map, "created", None, config_map)
+    assert changes.diff()["after"]["ConfigMap/env-primary"]["data"] == {"A": "1"}
