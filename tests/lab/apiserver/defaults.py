@@ -154,8 +154,6 @@ def _hpa(obj: dict) -> None:
         down = behavior.setdefault("scaleDown", {})
         down.setdefault("selectPolicy", "Max")
         down.setdefault("policies", [{"type": "Percent", "value": 100, "periodSeconds": 15}])
-    for metric in spec.get("metrics") or []:
-        pass
 
 
 def _event(obj: dict) -> None:

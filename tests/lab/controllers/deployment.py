@@ -126,7 +126,6 @@ class DeploymentController:
         old = [rs for rs in replicasets if new_rs is None or rs["metadata"]["uid"] != new_rs["metadata"]["uid"]]
         created = False
         spec = deployment["spec"]
-        replicas = spec.get("replicas", 1)
 
         if not spec.get("paused"):
             if new_rs is not None and common.REVISION in (new_rs["metadata"].get("annotations") or {}) and old:

@@ -85,6 +85,7 @@ class Kubelet:
         self._runners: Dict[str, "PodRunner"] = {}
         self._lock = threading.Lock()
         self._stopped = False
+        self._stopping: List[threading.Thread] = []  # runners of deleted pods still shutting down
         manager.handle("Pod", self.reconcile)
 
     def reconcile(self, namespace: str, name: str) -> Optional[float]:
@@ -95,7 +96,10 @@ class Kubelet:
             if pod is None or (runner is not None and runner.uid != pod["metadata"]["uid"]):
                 if runner is not None:
                     del self._runners[key]
-                    threading.Thread(target=runner.stop, name="lab-pod-stop", daemon=True).start()
+                    stopper = threading.Thread(target=runner.stop, name="lab-pod-stop", daemon=True)
+                    stopper.start()
+                    self._stopping.append(stopper)
+                    self._stopping = [t for t in self._stopping if t.is_alive()]
                 runner = None
             if pod is None or self._stopped or not pod["spec"].get("nodeName"):
                 return None
@@ -115,10 +119,11 @@ class Kubelet:
             self._stopped = True
             runners = list(self._runners.values())
             self._runners.clear()
+            pending = list(self._stopping)
         threads = [threading.Thread(target=r.stop, daemon=True) for r in runners]
         for thread in threads:
             thread.start()
-        for thread in threads:
+        for thread in threads + pending:
             thread.join(timeout=15)
 
 

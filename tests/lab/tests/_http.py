@@ -57,8 +57,9 @@ def deployment(name="web", namespace="default", replicas=2, image="example/web:1
 
 
 def virtual_service(name="web", namespace="default", routes=None, api_version="networking.istio.io/v1", **http):
-    route = {"route": routes if routes is not None else [{"destination": {"host": "web-primary"}, "weight": 100},
-                                                           {"destination": {"host": "web-canary"}, "weight": 0}]}
+    if routes is None:
+        routes = [{"destination": {"host": "web-primary"}, "weight": 100}, {"destination": {"host": "web-canary"}, "weight": 0}]
+    route = {"route": routes}
     route.update(http)
     return {
         "apiVersion": api_version,

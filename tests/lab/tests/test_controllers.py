@@ -35,8 +35,8 @@ def rolled_out(cluster, name="web"):
 
 
 def with_readiness(body, delay):
-    body["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/readyz", "port": 8080},
-                                                                          "initialDelaySeconds": delay}
+    probe = {"httpGet": {"path": "/readyz", "port": 8080}, "initialDelaySeconds": delay}
+    body["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = probe
     return body
 
 
