@@ -52,6 +52,7 @@ class ApiServer:
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
