@@ -4,6 +4,7 @@ Clients compare what they sent with what they read back (kubernetes.core reports
 diff), so an object must come back with the same defaults a real cluster adds.
 """
 
+import base64
 import ipaddress
 import itertools
 import threading
@@ -11,6 +12,7 @@ from typing import Callable, Dict
 
 _PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
 _service_ips = itertools.count(1)
+_node_ports = itertools.count(80)
 _service_ip_lock = threading.Lock()
 
 
@@ -108,6 +110,11 @@ def _allocate_cluster_ip() -> str:
         return str(ipaddress.ip_address("10.96.0.0") + 10 + next(_service_ips))
 
 
+def _allocate_node_port() -> int:
+    with _service_ip_lock:
+        return 30000 + next(_node_ports) % 2768
+
+
 def _service(obj: dict) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
@@ -123,6 +130,12 @@ def _service(obj: dict) -> None:
         port.setdefault("protocol", "TCP")
         if "port" in port:
             port.setdefault("targetPort", port["port"])
+        if spec["type"] in ("NodePort", "LoadBalancer") and "nodePort" not in port:
+            port["nodePort"] = _allocate_node_port()
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
     obj.setdefault("status", {}).setdefault("loadBalancer", {})
 
 
@@ -137,6 +150,12 @@ def _namespace(obj: dict) -> None:
 
 def _secret(obj: dict) -> None:
     obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict):
+        # The API server stores stringData base64-encoded under data and never returns stringData.
+        data = obj.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def _hpa(obj: dict) -> None:

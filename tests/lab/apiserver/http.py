@@ -111,6 +111,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if method == "GET" and self._discovery(path):
                 return None
             request = self._parse(path)
+            if request.subresource == "log" and method != "GET":
+                raise errors.method_not_allowed()
             getattr(self, "_" + method.lower())(request)
         except errors.ApiError as error:
             self._send_error(error)
@@ -235,7 +237,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise errors.not_found(rtype, request.name)
         if request.subresource == "scale":
             return self._send_json(200, _scale_of(obj))
+        if request.subresource == "log":
+            return self._pod_log(obj)
         return self._send_json(200, obj)
+
+    def _pod_log(self, pod: dict) -> None:
+        containers = [c["name"] for c in pod["spec"].get("containers") or []]
+        container = self.query.get("container") or (containers[0] if len(containers) == 1 else None)
+        if container is None:
+            raise errors.bad_request("a container name must be specified for pod %s, choose one of: %s"
+                                     % (pod["metadata"]["name"], containers))
+        if container not in containers:
+            raise errors.bad_request("container %s is not valid for pod %s" % (container, pod["metadata"]["name"]))
+        reader = self.store.pod_log_reader
+        text = (reader(pod["metadata"]["namespace"], pod["metadata"]["name"], container) if reader else None) or ""
+        tail = self.query.get("tailLines")
+        if tail and tail.isdigit():
+            lines = text.splitlines(True)
+            text = "".join(lines[-int(tail):]) if int(tail) else ""
+        self._send_text(200, text)
 
     def _complete_body(self, request: Request, body) -> dict:
         if not isinstance(body, dict):

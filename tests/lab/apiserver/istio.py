@@ -8,6 +8,7 @@ canary routing, with its messages. A real cluster answers a webhook denial with
 with the same message in the causes.
 """
 
+import importlib
 import json
 import re
 import threading
@@ -33,11 +34,7 @@ def _model(api_version: str, kind: str):
     with _models_lock:
         if version not in _models:
             # Importing the generated models takes ~2 s: only the first Istio write pays for it.
-            if version == "v1":
-                from cloudcoil.models.istio.networking import v1 as module
-            else:
-                from cloudcoil.models.istio.networking import v1beta1 as module
-            _models[version] = module
+            _models[version] = importlib.import_module("cloudcoil.models.istio.networking." + version)
         return getattr(_models[version], kind), _models[version]
 
 

@@ -40,7 +40,7 @@ VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update
 
 RESOURCE_TYPES: List[ResourceType] = [
     ResourceType("", ("v1",), "Namespace", "namespaces", namespaced=False, short_names=("ns",), subresources=("status",)),
-    ResourceType("", ("v1",), "Pod", "pods", short_names=("po",), subresources=("status",), categories=(_ALL,)),
+    ResourceType("", ("v1",), "Pod", "pods", short_names=("po",), subresources=("status", "log"), categories=(_ALL,)),
     ResourceType("", ("v1",), "Service", "services", short_names=("svc",), subresources=("status",), categories=(_ALL,)),
     ResourceType("", ("v1",), "Endpoints", "endpoints", short_names=("ep",)),
     ResourceType("", ("v1",), "ConfigMap", "configmaps", short_names=("cm",)),
@@ -51,13 +51,13 @@ RESOURCE_TYPES: List[ResourceType] = [
     ResourceType("autoscaling", ("v2",), "HorizontalPodAutoscaler", "horizontalpodautoscalers", short_names=("hpa",), subresources=("status",),
                  categories=(_ALL,)),
     ResourceType("coordination.k8s.io", ("v1",), "Lease", "leases"),
-    ResourceType("networking.istio.io", ("v1", "v1beta1"), "VirtualService", "virtualservices", short_names=("vs",), subresources=("status",),
+    ResourceType("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "VirtualService", "virtualservices", short_names=("vs",), subresources=("status",),
                  builtin=False, categories=("istio-io", "networking-istio-io")),
-    ResourceType("networking.istio.io", ("v1", "v1beta1"), "DestinationRule", "destinationrules", short_names=("dr",), subresources=("status",),
+    ResourceType("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "DestinationRule", "destinationrules", short_names=("dr",), subresources=("status",),
                  builtin=False, categories=("istio-io", "networking-istio-io")),
-    ResourceType("networking.istio.io", ("v1", "v1beta1"), "Gateway", "gateways", short_names=("gw",), subresources=("status",),
+    ResourceType("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "Gateway", "gateways", short_names=("gw",), subresources=("status",),
                  builtin=False, categories=("istio-io", "networking-istio-io")),
-    ResourceType("gateway.networking.k8s.io", ("v1",), "HTTPRoute", "httproutes", subresources=("status",), builtin=False,
+    ResourceType("gateway.networking.k8s.io", ("v1", "v1beta1"), "HTTPRoute", "httproutes", subresources=("status",), builtin=False,
                  categories=("gateway-api",)),
 ]
 
@@ -124,5 +124,7 @@ def discovery_resources(group: str, version: str) -> List[dict]:
                          "kind": rtype.kind, "verbs": ["get", "patch", "update"]}
             if sub == "scale":
                 sub_entry.update(group="autoscaling", version="v1", kind="Scale")
+            elif sub == "log":
+                sub_entry.update(kind="Pod", verbs=["get"])
             result.append(sub_entry)
     return result

@@ -51,6 +51,8 @@ class Store:
         self._subscribers: List[Callback] = []
         self._history: collections.deque = collections.deque(maxlen=_HISTORY)
         self._warnings = threading.local()
+        # Set by the kubelet: (namespace, pod, container) -> the container's output, or None.
+        self.pod_log_reader: Optional[Callable[[str, str, Optional[str]], Optional[str]]] = None
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

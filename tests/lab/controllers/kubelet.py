@@ -87,6 +87,19 @@ class Kubelet:
         self._stopped = False
         self._stopping: List[threading.Thread] = []  # runners of deleted pods still shutting down
         manager.handle("Pod", self.reconcile)
+        self.store.pod_log_reader = self.read_log
+
+    def log_path(self, namespace: str, name: str, container: str) -> Optional[str]:
+        if not self.log_dir:
+            return None
+        return os.path.join(self.log_dir, "%s_%s_%s.log" % (namespace, name, container))
+
+    def read_log(self, namespace: str, name: str, container: Optional[str]) -> Optional[str]:
+        path = self.log_path(namespace, name, container or "")
+        if path is None or not os.path.exists(path):
+            return None
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
 
     def reconcile(self, namespace: str, name: str) -> Optional[float]:
         pod = self.store.get("v1", "Pod", namespace, name)
@@ -355,9 +368,10 @@ class ProcessPod(PodRunner):
     # processes ----------------------------------------------------------
     def _spawn(self, container: dict, env: Dict[str, str]) -> subprocess.Popen:
         output = subprocess.DEVNULL
-        if self.kubelet.log_dir:
+        path = self.kubelet.log_path(self.namespace, self.name, container["name"])
+        if path:
             os.makedirs(self.kubelet.log_dir, exist_ok=True)
-            output = open(os.path.join(self.kubelet.log_dir, "%s_%s_%s.log" % (self.namespace, self.name, container["name"])), "ab")
+            output = open(path, "ab")
         try:
             return subprocess.Popen(self.command(container), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output,
                                     stderr=subprocess.STDOUT, start_new_session=True)

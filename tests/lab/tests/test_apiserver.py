@@ -36,8 +36,8 @@ def test_discovery_lists_groups_resources_and_subresources(api):
     assert groups["apps"] == ["v1"]
     assert groups["autoscaling"] == ["v2"]
     assert groups["coordination.k8s.io"] == ["v1"]
-    assert groups["networking.istio.io"] == ["v1", "v1beta1"]
-    assert groups["gateway.networking.k8s.io"] == ["v1"]
+    assert groups["networking.istio.io"] == ["v1", "v1beta1", "v1alpha3"]
+    assert groups["gateway.networking.k8s.io"] == ["v1", "v1beta1"]
 
     apps = {r["name"]: r for r in call(api, "GET", "/apis/apps/v1").json["resources"]}
     assert apps["deployments"]["kind"] == "Deployment"
@@ -187,6 +187,10 @@ def test_defaults_are_filled_in_like_a_real_server(api):
     assert container["ports"][0]["protocol"] == "TCP"
     assert spec["template"]["spec"]["restartPolicy"] == "Always"
 
+    secret = call(api, "POST", "/api/v1/namespaces/default/secrets", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token"}, "stringData": {"token": "s3cr3t"}}).json
+    assert secret["data"] == {"token": "czNjcjN0"} and "stringData" not in secret and secret["type"] == "Opaque"
+
     service = call(api, "POST", "/api/v1/namespaces/default/services", {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}).json
@@ -318,10 +322,12 @@ def test_scale_subresource_get_put_patch(api):
 
 
 # --------------------------------------------------------------------------- Istio and Gateway API
-def test_istio_objects_are_served_in_both_versions(api):
+def test_istio_objects_are_served_in_every_version(api):
     assert call(api, "POST", VIRTUALSERVICES, virtual_service()).status == 201
     beta = call(api, "GET", "/apis/networking.istio.io/v1beta1/namespaces/default/virtualservices/web").json
     assert beta["apiVersion"] == "networking.istio.io/v1beta1"
+    alpha = call(api, "GET", "/apis/networking.istio.io/v1alpha3/namespaces/default/virtualservices/web").json
+    assert alpha["apiVersion"] == "networking.istio.io/v1alpha3" and alpha["spec"] == beta["spec"]
     listed = call(api, "GET", VIRTUALSERVICES).json
     assert listed["items"][0]["kind"] == "VirtualService"  # custom resources keep kind in lists
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from tests.lab.controllers.kubelet import HOST_PORTS_ANNOTATION, image_tag, rewrite_args
+from tests.lab.tests._http import call
 
 pytestmark = pytest.mark.lab
 
@@ -100,6 +101,8 @@ def test_flagger_podinfo_rolls_real_processes(process_cluster):
     assert len(old_pids) == 2 and all(alive(pid) for pid in old_pids)
     pod = store.list("v1", "Pod", "test")[0]
     assert set(json.loads(pod["metadata"]["annotations"][HOST_PORTS_ANNOTATION])) == {"9898", "9797", "9999"}
+    log = call(cluster, "GET", "/api/v1/namespaces/test/pods/%s/log?tailLines=5" % pod["metadata"]["name"])
+    assert log.status == 200 and b"listening" in log.raw
 
     store.patch(API, "Deployment", "test", "podinfo",
                 {"spec": {"template": {"spec": {"containers": [{"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}},
