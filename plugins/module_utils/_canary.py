@@ -219,17 +219,19 @@ def _scale_to_zero(cluster, target, changes, annotations=None):
 # canary_route and the routing part of promote / rollback
 
 
-def _route(module, cluster, weights, match, mirror, mirror_weight, changes, roles=("primary", "canary")):
-    """Write the managed routes; return ``(previous_state, resulting_vs)``."""
+def _route(module, cluster, vs, weights, match, mirror, mirror_weight, changes, roles=("primary", "canary")):
+    """Write the managed routes of ``vs``; return ``(previous_state, resulting_vs)``.
+
+    The destinations named in ``roles`` are checked only when the routes change: an unchanged
+    VirtualService stays valid whatever happened to the Services since.
+    """
     params = module.params
-    namespace, apex = params["namespace"], _apex(params)
     target = _route_target(params)
-    vs = _get_virtual_service(cluster, namespace, apex)
     spec = vs.get("spec") or {}
     previous = istio.read_state(spec, target)
     new_spec = istio.set_routing(spec, target, weights, match=match, mirror=mirror, mirror_weight=mirror_weight)
-    if new_spec != spec:
-        _check_destinations(cluster, namespace, target, roles)
+    if new_spec != spec and roles:
+        _check_destinations(cluster, params["namespace"], target, roles)
     new_vs = copy.deepcopy(vs)
     new_vs["spec"] = new_spec
     return previous, cluster.write(vs, new_vs, changes)
@@ -250,8 +252,8 @@ def run_route(module):
     istio.validate_weight(weight)
     istio.validate_mirror(weight, params.get("mirror"), params.get("mirror_weight"))
     _check_destinations(cluster, params["namespace"], target)
-    previous, result_vs = _route(module, cluster, istio.weights_for(weight), match, params.get("mirror"),
-                                 params.get("mirror_weight"), changes)
+    previous, result_vs = _route(module, cluster, vs, istio.weights_for(weight), match, params.get("mirror"),
+                                 params.get("mirror_weight"), changes, roles=())
     state = istio.read_state(result_vs.get("spec") or {}, target)
     return _finish(module, changes, {
         "weights": state["weights"],
@@ -279,7 +281,8 @@ def run_promote(module):
         raise CanaryError("Deployment %s/%s (the primary) not found; run progressive.delivery.canary_init first"
                           % (namespace, primary_name(params["target"])), field="target")
     if params.get("route"):
-        _get_virtual_service(cluster, namespace, _apex(params))
+        # Fail on a missing VirtualService or managed route before the primary is touched.
+        istio.read_state(_get_virtual_service(cluster, namespace, _apex(params)).get("spec") or {}, _route_target(params))
     tracked, renames = _tracked_configs(cluster, target, params.get("config_tracking", True))
     checksum = configs.config_checksum(tracked)
 
@@ -297,7 +300,9 @@ def run_promote(module):
                         % (params["timeout"], message, conditions), primary=summary, objects=changes.objects)
     weights = None
     if params.get("route"):
-        vs = _route(module, cluster, istio.weights_for(0), None, False, None, changes, roles=("primary",))[1]
+        # Read again: the VirtualService may have changed while the primary rolled out.
+        vs = _get_virtual_service(cluster, namespace, _apex(params))
+        vs = _route(module, cluster, vs, istio.weights_for(0), None, False, None, changes, roles=("primary",))[1]
         weights = istio.read_state(vs["spec"], _route_target(params))["weights"]
     if params.get("scale_down"):
         _scale_to_zero(cluster, target, changes)
@@ -318,8 +323,8 @@ def run_rollback(module):
     changes = _Changes()
     _route_target(params)
     target = _get_target(cluster, params["namespace"], params["target"])
-    _get_virtual_service(cluster, params["namespace"], _apex(params))
-    previous, vs = _route(module, cluster, istio.weights_for(0), None, False, None, changes, roles=("primary",))
+    vs = _get_virtual_service(cluster, params["namespace"], _apex(params))
+    previous, vs = _route(module, cluster, vs, istio.weights_for(0), None, False, None, changes, roles=("primary",))
     replicas_before = (target.get("spec") or {}).get("replicas")
     annotations = {ROLLBACK_REASON_ANNOTATION: params["reason"]} if params.get("reason") else None
     _scale_to_zero(cluster, target, changes, annotations)

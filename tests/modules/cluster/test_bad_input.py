@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_promote, canary_rollback, canary_route
 
-from tests.modules.cluster.harness import NAMESPACE, podinfo_deployment, run_module, seed, snapshot
+from tests.modules.cluster.harness import NAMESPACE, edit, podinfo_deployment, run_module, seed, snapshot
 
 VS = ("networking.istio.io/v1beta1", "VirtualService")
 ARGS = dict(namespace=NAMESPACE, target="podinfo")
@@ -167,3 +167,12 @@ def test_unreachable_api(lab, tmp_path):
     assert result["failed"]
     assert "cannot reach the Kubernetes API at http://127.0.0.1:%d" % port in result["msg"], result["msg"]
     assert "check host/kubeconfig" in result["msg"]
+
+
+def test_promote_with_an_unknown_route_fails_before_touching_the_primary(initialised):
+    lab = initialised
+
+    def new_revision(target):
+        target["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:6.0.2"
+    edit(lab.store, "apps/v1", "Deployment", "podinfo", new_revision)
+    assert_refused(lab, canary_promote, dict(ARGS, route_name="nope"), "no http route named 'nope'", "route_name")
