@@ -358,6 +358,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise errors.method_not_allowed()
         deleted = store.delete(request.api_version, rtype.kind, request.namespace, request.name, propagation,
                                options.get("preconditions"), dry_run)
+        remaining = store.get(request.api_version, rtype.kind, request.namespace, request.name)
+        if remaining is not None and remaining["metadata"]["uid"] == deleted["metadata"]["uid"] and not dry_run:
+            return self._send_json(202, remaining)  # held by finalizers: marked for deletion only
         details = {"name": request.name, "kind": rtype.plural, "uid": deleted["metadata"]["uid"]}
         if rtype.group:
             details["group"] = rtype.group

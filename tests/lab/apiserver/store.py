@@ -207,7 +207,7 @@ class Store:
                         new["status"] = clone(old["status"])
                     else:
                         new.pop("status", None)
-                for field in ("uid", "creationTimestamp", "generation", "deletionTimestamp"):
+                for field in ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"):
                     if field in old["metadata"]:
                         new["metadata"][field] = old["metadata"][field]
                     else:
@@ -230,6 +230,8 @@ class Store:
         new["metadata"]["resourceVersion"] = self._next_rv()
         self._objects[self._bucket(rtype)][key] = new
         self._notify("MODIFIED", new)
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            self._remove(rtype, key, new)  # the last finalizer is gone: the pending deletion completes
         return self._shown(new, rtype, shown_version)
 
     def patch(self, api_version: str, kind: str, namespace: Optional[str], name: str, patch, patch_type: str,
@@ -289,15 +291,29 @@ class Store:
                                           {"name": name, "kind": rtype.plural})
             if dry_run:
                 return self._shown(obj, rtype, api_version)
-            del self._objects[self._bucket(rtype)][key]
-            deleted = clone(obj)
-            deleted["metadata"]["resourceVersion"] = self._next_rv()
-            self._notify("DELETED", deleted)
-            if kind == "Namespace":
-                self._delete_namespace_contents(name)
-            elif propagation != "Orphan":
-                self._collect_garbage(obj["metadata"]["uid"])
-            return self._shown(deleted, rtype, api_version)
+            if obj["metadata"].get("finalizers"):
+                # Finalizers hold the object: it is only marked, and goes once the last finalizer is removed.
+                if not obj["metadata"].get("deletionTimestamp"):
+                    marked = clone(obj)
+                    marked["metadata"]["deletionTimestamp"] = now()
+                    marked["metadata"]["deletionGracePeriodSeconds"] = 0
+                    marked["metadata"]["resourceVersion"] = self._next_rv()
+                    self._objects[self._bucket(rtype)][key] = marked
+                    self._notify("MODIFIED", marked)
+                    obj = marked
+                return self._shown(obj, rtype, api_version)
+            return self._shown(self._remove(rtype, key, obj, propagation), rtype, api_version)
+
+    def _remove(self, rtype, key, obj: dict, propagation: str = "Background") -> dict:
+        del self._objects[self._bucket(rtype)][key]
+        deleted = clone(obj)
+        deleted["metadata"]["resourceVersion"] = self._next_rv()
+        self._notify("DELETED", deleted)
+        if rtype.kind == "Namespace":
+            self._delete_namespace_contents(key[1])
+        elif propagation != "Orphan":
+            self._collect_garbage(obj["metadata"]["uid"])
+        return deleted
 
     def _delete_namespace_contents(self, namespace: str) -> None:
         for rtype in resources.RESOURCE_TYPES:

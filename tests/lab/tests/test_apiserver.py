@@ -208,6 +208,17 @@ def test_generation_moves_with_spec_changes_only(api):
     assert scaled["metadata"]["generation"] == 2
 
 
+def test_finalizers_hold_a_deleted_object_until_they_are_removed(api):
+    call(api, "POST", CONFIGMAPS, dict(configmap(), metadata={"name": "settings", "finalizers": ["example.com/keep"]}))
+    marked = call(api, "DELETE", CONFIGMAPS + "/settings")
+    assert marked.status == 202 and marked.json["metadata"]["deletionTimestamp"]
+    held = call(api, "GET", CONFIGMAPS + "/settings").json
+    assert held["metadata"]["deletionTimestamp"] == marked.json["metadata"]["deletionTimestamp"]
+    released = call(api, "PATCH", CONFIGMAPS + "/settings", {"metadata": {"finalizers": None}}, "application/merge-patch+json")
+    assert released.status == 200
+    assert call(api, "GET", CONFIGMAPS + "/settings").status == 404
+
+
 # --------------------------------------------------------------------------- selectors
 def test_label_and_field_selectors(api):
     for name, labels in (("a", {"app": "web", "track": "stable"}), ("b", {"app": "web", "track": "canary"}), ("c", {"app": "db"})):
