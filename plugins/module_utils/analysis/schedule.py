@@ -38,7 +38,8 @@ def _check_weight(name, value, minimum=1):
 def canary_weights(max_weight=None, step_weight=None, step_weights=None):
     """Return the canary weights of a progressive traffic shift, in order.
 
-    ``step_weights`` (an explicit ascending list) wins over ``step_weight``. With ``step_weight``
+    ``step_weights`` (an explicit ascending list) wins over ``step_weight`` and ``max_weight``: its last
+    entry is the maximum, as in Flagger. With ``step_weight``
     the weight grows by that amount while it is below ``max_weight`` (default 100) and is capped
     at 100 -- Flagger's arithmetic, so ``max_weight=50, step_weight=20`` gives 20, 40, 60: the
     last step may pass ``max_weight``.
@@ -54,13 +55,6 @@ def canary_weights(max_weight=None, step_weight=None, step_weights=None):
                     "step_weights must be strictly ascending: step_weights[%d] = %d follows %d" % (index, weight, previous)
                 )
             previous = weight
-        if max_weight is not None:
-            _check_weight("max_weight", max_weight)
-            if step_weights[-1] > max_weight:
-                raise ScheduleError(
-                    "step_weights ends at %d, above max_weight %d: drop the larger entries or raise max_weight"
-                    % (step_weights[-1], max_weight)
-                )
         return list(step_weights)
     if step_weight is None:
         raise ScheduleError("set step_weight (for example 10) or step_weights (for example [5, 10, 25, 50])")

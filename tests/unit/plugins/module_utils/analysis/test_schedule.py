@@ -18,8 +18,9 @@ def test_step_weight(max_weight, step, expected):
     assert s.canary_weights(max_weight=max_weight, step_weight=step) == expected
 
 
-def test_step_weights_win_over_step_weight():
+def test_step_weights_win_over_step_weight_and_max_weight():
     assert s.canary_weights(max_weight=50, step_weight=10, step_weights=[1, 5, 25, 50]) == [1, 5, 25, 50]
+    assert s.canary_weights(max_weight=50, step_weights=[20, 80]) == [20, 80]
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,6 @@ def test_step_weights_win_over_step_weight():
         ({"step_weights": [10, 10]}, "strictly ascending: step_weights[1] = 10 follows 10"),
         ({"step_weights": [20, 5]}, "strictly ascending"),
         ({"step_weights": [10, 120]}, "step_weights[1] must be between 1 and 100"),
-        ({"step_weights": [10, 60], "max_weight": 50}, "above max_weight 50"),
         ({"step_weights": "10,20"}, "step_weights must be a list"),
     ],
 )

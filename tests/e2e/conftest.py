@@ -1,0 +1,173 @@
+"""Fixtures for the end-to-end tests of the rollout role: the lab's emulated cluster (simulated pods),
+a real Prometheus, and a runner for ansible-playbook with the collection's playbooks."""
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.lab.apiserver.testing import running_cluster
+from tests.lab.prometheus import Prometheus
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MANIFEST = os.path.join(REPO, "tests", "lab", "manifests", "podinfo", "deployment.yaml")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    with running_cluster(tmp_path_factory.mktemp("e2e-cluster"), pods="simulated") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory):
+    server = Prometheus(tmp_path_factory.mktemp("e2e-prometheus"), "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def podinfo(namespace, image="ghcr.io/stefanprodan/podinfo:6.0.0"):
+    """Flagger's tutorial Deployment, with short probe delays so simulated pods are ready fast."""
+    with open(MANIFEST) as handle:
+        deployment = yaml.safe_load(handle)
+    deployment["metadata"]["namespace"] = namespace
+    deployment["spec"]["replicas"] = 1
+    deployment["spec"]["minReadySeconds"] = 0
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = image
+    for probe in ("livenessProbe", "readinessProbe"):
+        if probe in container:
+            container[probe]["initialDelaySeconds"] = 0
+            container[probe]["periodSeconds"] = 1
+    return deployment
+
+
+class Canary(object):
+    """One podinfo target in its own namespace, and ansible-playbook runs against it."""
+
+    def __init__(self, cluster, prometheus, namespace, tmp_path):
+        self.cluster, self.prometheus, self.namespace, self.tmp_path = cluster, prometheus, namespace, tmp_path
+        self.runs = 0
+
+    def vars(self, **overrides):
+        base = {
+            "rollout_target": "podinfo",
+            "rollout_namespace": self.namespace,
+            "rollout_kubeconfig": str(self.cluster.kubeconfig),
+            "rollout_progress_deadline_seconds": 30,
+            "rollout_prometheus": {"url": self.prometheus.url},
+            "rollout_analysis": {
+                "interval": "1s",
+                "threshold": 2,
+                "step_weights": [50, 100],
+                "metrics": [{"name": "error-free", "query": "vector(100)", "threshold_range": {"min": 99}}],
+            },
+        }
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merged = copy.deepcopy(base[key])
+                merged.update(value)
+                base[key] = merged
+            else:
+                base[key] = value
+        return base
+
+    def command(self, playbook, extra):
+        self.runs += 1
+        path = self.tmp_path / ("vars-%d.json" % self.runs)
+        path.write_text(json.dumps(extra))
+        return [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "progressive.delivery." + playbook, "-e", "@%s" % path]
+
+    def env(self):
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, ".build", "collections"),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false",
+            "ANSIBLE_LOCAL_TEMP": str(self.tmp_path / "ansible-tmp"),
+            "ANSIBLE_ASYNC_DIR": str(self.tmp_path / "ansible-async"),
+        })
+        return env
+
+    def run(self, playbook="rollout", timeout=180, **overrides):
+        result = subprocess.run(self.command(playbook, self.vars(**overrides)), env=self.env(), cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        return result.returncode, result.stdout
+
+    def start(self, playbook="rollout", **overrides):
+        return subprocess.Popen(self.command(playbook, self.vars(**overrides)), env=self.env(), cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+    # cluster reads -------------------------------------------------------------------------
+    def get(self, api_version, kind, name):
+        return self.cluster.store.get(api_version, kind, self.namespace, name)
+
+    def status(self):
+        cm = self.get("v1", "ConfigMap", "podinfo-canary-status")
+        return json.loads(cm["data"]["status.json"]) if cm else {}
+
+    def weights(self):
+        vs = self.get("networking.istio.io/v1beta1", "VirtualService", "podinfo")
+        return {r["destination"]["host"]: r.get("weight", 0) for r in vs["spec"]["http"][-1]["route"]}
+
+    def image(self, name):
+        return self.get("apps/v1", "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    def replicas(self, name):
+        return self.get("apps/v1", "Deployment", name)["spec"]["replicas"]
+
+    def events(self):
+        events = [e for e in self.cluster.store.list("v1", "Event", self.namespace) if e["involvedObject"]["name"] == "podinfo"]
+        return [e["message"] for e in sorted(events, key=lambda e: e["metadata"]["name"])]
+
+    def release(self, version, **container_changes):
+        deployment = self.get("apps/v1", "Deployment", "podinfo")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        container["image"] = "ghcr.io/stefanprodan/podinfo:" + version
+        container.update(container_changes)
+        self.cluster.store.update(deployment)
+
+
+@pytest.fixture
+def canary(cluster, prometheus, tmp_path, request):
+    namespace = "e2e-" + request.node.name.replace("_", "-")[5:30].strip("-")
+    cluster.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    cluster.store.create(podinfo(namespace))
+    target = Canary(cluster, prometheus, namespace, tmp_path)
+    rc, out = target.run()
+    assert rc == 0, out
+    assert target.status()["phase"] == "Initialized", out
+    return target
+
+
+def kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
+
+
+def wait_for_line(process, text, timeout=120):
+    """Read the run's output until a line contains ``text``; returns the output so far."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError("%r never appeared:\n%s" % (text, "".join(seen)))
