@@ -100,20 +100,8 @@ def _tracked_configs(cluster, target, enabled):
         return [], {}
     namespace = target["metadata"]["namespace"]
     pod_spec = ((target.get("spec") or {}).get("template") or {}).get("spec") or {}
-    tracked, renames = [], {}
-    for ref in configs.referenced_configs(pod_spec):
-        obj = cluster.get("v1", ref.kind, namespace, ref.name)
-        if obj is None:
-            if ref.optional:
-                continue
-            raise CanaryError("%s %s/%s, used by the pod template of Deployment %s, does not exist; create it, mark the reference "
-                              "optional, or set config_tracking=false"
-                              % (ref.kind, namespace, ref.name, target["metadata"]["name"]), field="target")
-        if configs.tracking_disabled(obj):
-            continue
-        tracked.append(obj)
-        renames[ref.key] = primary_name(ref.name)
-    return tracked, renames
+    return configs.tracked_objects(pod_spec, lambda kind, name: cluster.get("v1", kind, namespace, name),
+                                   owner="Deployment %s/%s" % (namespace, target["metadata"]["name"]), namespace=namespace)
 
 
 def _write_config_copies(cluster, tracked, changes):

@@ -15,6 +15,7 @@ import copy
 import hashlib
 import json
 
+from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils._names import managed_labels, primary_name
 
 CONFIG_MAP = "ConfigMap"
@@ -91,6 +92,29 @@ def referenced_configs(pod_spec):
 def tracking_disabled(obj):
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return any(annotations.get(key) == TRACKING_DISABLED for key in TRACKING_ANNOTATIONS)
+
+
+def tracked_objects(pod_spec, fetch, strict=True, owner=None, namespace=None):
+    """The ConfigMaps/Secrets of ``pod_spec`` that are tracked, and the renames for the primary.
+
+    ``fetch(kind, name)`` returns the object or None. A missing object that is not optional is an
+    error when ``strict`` (init and promote must not start pods on a missing config), else skipped
+    (hashing a revision). Objects with the opt-out annotation are neither copied nor hashed.
+    """
+    tracked, renames = [], {}
+    for ref in referenced_configs(pod_spec):
+        obj = fetch(ref.kind, ref.name)
+        if obj is None:
+            if strict and not ref.optional:
+                raise CanaryError("%s %s, used by the pod template of %s, does not exist; create it, mark the reference optional, "
+                                  "or set config_tracking=false" % (ref.kind, "%s/%s" % (namespace, ref.name) if namespace else ref.name,
+                                                                    owner or "the target"), field="target")
+            continue
+        if tracking_disabled(obj):
+            continue
+        tracked.append(obj)
+        renames[ref.key] = primary_name(ref.name)
+    return tracked, renames
 
 
 def build_primary_config(obj):

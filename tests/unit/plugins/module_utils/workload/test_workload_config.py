@@ -84,3 +84,30 @@ def test_config_checksum_depends_on_content_not_order():
     assert config.config_checksum([a, b]) == config.config_checksum([b, a])
     changed = dict(a, data={"k": "2"})
     assert config.config_checksum([changed, b]) != config.config_checksum([a, b])
+
+
+def test_tracked_objects_skips_opted_out_and_optional_missing_and_refuses_required_missing():
+    import pytest
+
+    from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
+
+    store = {
+        ("ConfigMap", "podinfo-config"): {"kind": "ConfigMap", "metadata": {"name": "podinfo-config"}, "data": {"b": "1"}},
+        ("ConfigMap", "projected-cm"): {"kind": "ConfigMap", "metadata": {"name": "projected-cm",
+                                                                           "annotations": {"flagger.app/config-tracking": "disabled"}}},
+        ("ConfigMap", "init-env"): {"kind": "ConfigMap", "metadata": {"name": "init-env"}},
+        ("Secret", "env-secret"): {"kind": "Secret", "metadata": {"name": "env-secret"}},
+        ("Secret", "podinfo-tls"): {"kind": "Secret", "metadata": {"name": "podinfo-tls"}},
+        ("Secret", "projected-secret"): {"kind": "Secret", "metadata": {"name": "projected-secret"}},
+    }
+    tracked, renames = config.tracked_objects(POD_SPEC, lambda kind, name: store.get((kind, name)))
+    assert [o["metadata"]["name"] for o in tracked] == ["init-env", "podinfo-config", "env-secret", "podinfo-tls", "projected-secret"]
+    assert renames[("ConfigMap", "podinfo-config")] == "podinfo-config-primary"
+    assert ("ConfigMap", "projected-cm") not in renames and ("ConfigMap", "optional-env") not in renames
+
+    del store[("Secret", "podinfo-tls")]
+    with pytest.raises(CanaryError) as err:
+        config.tracked_objects(POD_SPEC, lambda kind, name: store.get((kind, name)), owner="Deployment test/podinfo")
+    assert "Secret podinfo-tls, used by the pod template of Deployment test/podinfo, does not exist" in str(err.value)
+    tracked, _ = config.tracked_objects(POD_SPEC, lambda kind, name: store.get((kind, name)), strict=False)
+    assert "podinfo-tls" not in [o["metadata"]["name"] for o in tracked]
