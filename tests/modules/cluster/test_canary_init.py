@@ -130,8 +130,11 @@ def test_hpa_is_copied_for_the_primary(lab):
                     "maxReplicas": 4, "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                         "type": "Utilization", "averageUtilization": 99}}}]}}
     seed(lab.store, podinfo_deployment(), hpa)
+    predicted = run_module(canary_init, lab, init_args(hpa="podinfo"), check=True)
     result = run_module(canary_init, lab, init_args(hpa="podinfo"))
     assert not result.get("failed"), result
+    assert predicted["objects"] == result["objects"] and predicted["diff"] == result["diff"]
+    assert {"kind": "HorizontalPodAutoscaler", "name": "podinfo-primary", "action": "created"} in result["objects"]
     copy_ = lab.store.get("autoscaling/v2", "HorizontalPodAutoscaler", NAMESPACE, "podinfo-primary")
     assert copy_["spec"]["scaleTargetRef"]["name"] == "podinfo-primary"
     assert copy_["spec"]["maxReplicas"] == 4
@@ -163,8 +166,13 @@ def test_adopting_a_foreign_virtual_service_saves_its_spec(lab):
     assert refused["failed"] and "adopt=true" in refused["msg"] and "VirtualService test/podinfo" in refused["msg"]
     assert snapshot(lab.store) == before
 
+    predicted = run_module(canary_init, lab, init_args(adopt=True), check=True)
+    assert snapshot(lab.store) == before
     adopted = run_module(canary_init, lab, init_args(adopt=True))
     assert not adopted.get("failed"), adopted
+    for key in ("changed", "objects", "diff", "pod_template_hash"):
+        assert predicted[key] == adopted[key], key
+    assert {"kind": "VirtualService", "name": "podinfo", "action": "updated"} in adopted["objects"]
     vs = lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")
     assert vs["metadata"]["annotations"]["progressive.delivery/original-spec"]
     import json
