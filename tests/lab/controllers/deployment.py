@@ -161,6 +161,8 @@ class DeploymentController:
         elif not active_old:
             new_rs = self._scale(new_rs, replicas, deployment)  # a plain scaling event
         else:
+            # Like the real controller: a sync that grows the new ReplicaSet stops there, and the old
+            # ones shrink on a later sync, once the new pods count.
             current = new_rs["spec"].get("replicas", 0)
             if current > replicas:
                 new_rs = self._scale(new_rs, replicas, deployment)
@@ -168,7 +170,7 @@ class DeploymentController:
                 total = sum(rs["spec"].get("replicas", 0) for rs in [new_rs] + old)
                 room = replicas + self._max_surge(deployment) - total
                 if room > 0:
-                    new_rs = self._scale(new_rs, current + min(room, replicas - current), deployment)
+                    return self._scale(new_rs, current + min(room, replicas - current), deployment), created
             self._scale_down_old(deployment, new_rs, active_old)
         return new_rs, created
 
