@@ -38,6 +38,12 @@ def _model(api_version: str, kind: str):
         return getattr(_models[version], kind), _models[version]
 
 
+def preload() -> None:
+    """Import the Istio models now (a long-running lab calls this at start, off the request path)."""
+    for version in ("v1", "v1beta1", "v1alpha3"):
+        _model("networking.istio.io/" + version, "VirtualService")
+
+
 def _path(loc, module) -> str:
     text = ""
     for part in loc:

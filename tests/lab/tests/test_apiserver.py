@@ -208,6 +208,15 @@ def test_generation_moves_with_spec_changes_only(api):
     assert scaled["metadata"]["generation"] == 2
 
 
+def test_deletecollection_deletes_what_the_selector_matches(api):
+    for name, app in (("a", "web"), ("b", "web"), ("c", "db")):
+        call(api, "POST", CONFIGMAPS, configmap(name=name, labels={"app": app}))
+    deleted = call(api, "DELETE", CONFIGMAPS + "?labelSelector=app%3Dweb")
+    assert deleted.status == 200 and deleted.json["kind"] == "ConfigMapList"
+    assert sorted(item["metadata"]["name"] for item in deleted.json["items"]) == ["a", "b"]
+    assert [item["metadata"]["name"] for item in call(api, "GET", CONFIGMAPS).json["items"]] == ["c"]
+
+
 def test_finalizers_hold_a_deleted_object_until_they_are_removed(api):
     call(api, "POST", CONFIGMAPS, dict(configmap(), metadata={"name": "settings", "finalizers": ["example.com/keep"]}))
     marked = call(api, "DELETE", CONFIGMAPS + "/settings")

@@ -34,6 +34,8 @@ def test_kubernetes_core_modules_through_ansible_playbook(cluster, tmp_path):
     assert out["patched"]["changed"]
     assert out["rollout"]["resources"][0]["status"]["observedGeneration"] == out["rollout"]["resources"][0]["metadata"]["generation"]
     assert {p["spec"]["containers"][0]["image"] for p in out["pods"]["resources"]} == {"example/web:2.0"}
+    assert out["vs_created"]["changed"] and out["vs_shifted"]["changed"]
+    assert [r["weight"] for r in out["vs_shifted"]["result"]["spec"]["http"][0]["route"]] == [90, 10]
     assert out["negative"]["failed"] and "weight -10 < 0" in out["negative"]["msg"]
     assert out["left"]["resources"] == []
 
