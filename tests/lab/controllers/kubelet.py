@@ -31,6 +31,7 @@ APP_MODULE = "tests.lab.podinfo"
 _PODINFO_BINARIES = {"./podinfo", "podinfo", "/podinfo", "/home/app/podinfo"}
 # Back-off between restarts of a crashed container: the real kubelet starts at 10 s and doubles up
 # to 5 min; the lab keeps the shape but shortens it so tests see restarts quickly.
+_PORT_VARIABLES = ("PODINFO_PORT", "PODINFO_PORT_METRICS", "PODINFO_GRPC_PORT")
 BACKOFF_START = 1.0
 BACKOFF_MAX = 20.0
 
@@ -337,6 +338,15 @@ class ProcessPod(PodRunner):
                 value = "0"
             if value is not None:
                 env[item["name"]] = value
+        # Port settings given as PODINFO_* variables are mapped like the flags; a container that sets
+        # no port at all gets the host port of podinfo's default 9898, so replicas never collide.
+        for name in _PORT_VARIABLES:
+            value = env.get(name, "")
+            if value.isdigit() and int(value) in self.host_ports:
+                env[name] = str(self.host_ports[int(value)])
+        argv = list(container.get("command") or []) + list(container.get("args") or [])
+        if "PODINFO_PORT" not in env and 9898 in self.host_ports and not any(re.match(r"^--?port(=|$)", a) for a in argv):
+            env["PODINFO_PORT"] = str(self.host_ports[9898])
         env.update(
             PODINFO_VERSION=image_tag(container.get("image", "")),
             HOSTNAME=self.name,

@@ -120,3 +120,35 @@ def test_flagger_podinfo_rolls_real_processes(process_cluster):
     store.patch(API, "Deployment", "test", "podinfo", {"spec": {"replicas": 0}}, "application/merge-patch+json")
     cluster.wait_for(lambda: not any(alive(pid) for pid in pids), timeout=15, message="processes stopped at 0 replicas")
     assert not (store.get("v1", "Endpoints", "test", "podinfo") or {}).get("subsets")
+
+
+def test_pods_without_port_flags_get_their_own_ports_and_env_from_config_maps(process_cluster):
+    cluster = process_cluster
+    store = cluster.store
+    store.create({"apiVersion": API, "kind": "Deployment", "metadata": {"name": "plain", "namespace": "default"},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "plain"}},
+                           "template": {"metadata": {"labels": {"app": "plain"}},
+                                        "spec": {"containers": [{
+                                            "name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:6.1.0",
+                                            "ports": [{"name": "http", "containerPort": 9898}],
+                                            "env": [{"name": "PODINFO_UI_MESSAGE", "valueFrom": {"configMapKeyRef": {"name": "ui", "key": "message"}}}],
+                                            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}}}]}}}})
+
+    def waiting_reason():
+        pods = store.list("v1", "Pod", "default", label_selector="app=plain")
+        reasons = {c["state"].get("waiting", {}).get("reason") for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []}
+        return "CreateContainerConfigError" in reasons
+
+    cluster.wait_for(waiting_reason, timeout=10, message="CreateContainerConfigError while the ConfigMap is missing")
+    store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ui", "namespace": "default"}, "data": {"message": "hello lab"}})
+    cluster.wait_for(lambda: (store.get(API, "Deployment", "default", "plain").get("status") or {}).get("availableReplicas") == 2,
+                     timeout=20, message="two ready pods")
+    ports = set()
+    for pod in store.list("v1", "Pod", "default", label_selector="app=plain"):
+        port = json.loads(pod["metadata"]["annotations"][HOST_PORTS_ANNOTATION])["9898"]
+        ports.add(port)
+        with urllib.request.urlopen("http://127.0.0.1:%d/env" % port, timeout=2) as response:
+            environment = json.loads(response.read())
+        assert "PODINFO_UI_MESSAGE=hello lab" in environment
+        assert "LAB_POD_NAME=%s" % pod["metadata"]["name"] in environment
+    assert len(ports) == 2
