@@ -14,6 +14,8 @@ import re
 import threading
 from typing import Any, Dict, List
 
+from . import errors
+
 Cause = Dict[str, str]
 
 _models: Dict[str, Any] = {}
@@ -65,7 +67,7 @@ def _structural(obj: dict, field_validation: str, warnings: List[str]) -> List[C
 
     model, module = _model(obj["apiVersion"], obj["kind"])
     try:
-        model.model_validate_json(json.dumps(obj), strict=True)
+        parsed = model.model_validate_json(json.dumps(obj), strict=True)
     except pydantic.ValidationError as exc:
         causes = []
         for error in exc.errors():
@@ -75,7 +77,36 @@ def _structural(obj: dict, field_validation: str, warnings: List[str]) -> List[C
             else:
                 causes.append(_cause(field, "Invalid value: %s: %s" % (json.dumps(error.get("input"))[:200], error["msg"])))
         return causes
+    # Fields the CRD schema does not know: dropped with a warning (fieldValidation=Warn, the default), or a 400.
+    unknown = _unknown_fields(obj, parsed.model_dump(by_alias=True, exclude_unset=True, mode="json"), [])
+    if unknown:
+        names = ['unknown field "%s"' % _path(path, module) for path in unknown]
+        if field_validation == "Strict":
+            raise errors.bad_request("%s in version \"%s\" cannot be handled as a %s: strict decoding error: %s"
+                                     % (obj["kind"], obj["apiVersion"].split("/")[1], obj["kind"], ", ".join(names)))
+        for path in sorted(unknown, key=len, reverse=True):
+            parent = obj
+            for part in path[:-1]:
+                parent = parent[part]
+            parent.pop(path[-1], None)
+        if field_validation != "Ignore":
+            warnings.extend(names)
     return []
+
+
+def _unknown_fields(given: Any, known: Any, path: List[Any]) -> List[List[Any]]:
+    """Paths present in what the client sent but absent from what the model understood."""
+    found: List[List[Any]] = []
+    if isinstance(given, dict) and isinstance(known, dict):
+        for key, value in given.items():
+            if key not in known:
+                found.append(path + [key])
+            else:
+                found.extend(_unknown_fields(value, known[key], path + [key]))
+    elif isinstance(given, list) and isinstance(known, list):
+        for index, (value, understood) in enumerate(zip(given, known)):
+            found.extend(_unknown_fields(value, understood, path + [index]))
+    return found
 
 
 def _duration(value: Any, field: str) -> List[Cause]:

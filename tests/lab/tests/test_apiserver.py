@@ -379,6 +379,17 @@ def test_istio_webhook_rules(api, http, field):
     assert field in [cause["field"] for cause in response.json["details"]["causes"]]
 
 
+def test_istio_unknown_fields_are_dropped_with_a_warning_or_rejected_when_strict(api):
+    typo = virtual_service(routes=[{"destination": {"host": "web"}, "weigth": 100}])
+    response = call(api, "POST", VIRTUALSERVICES, typo)
+    assert response.status == 201
+    assert response.json["spec"]["http"][0]["route"] == [{"destination": {"host": "web"}}]
+    assert 'unknown field \\"spec.http[0].route[0].weigth\\"' in response.headers["Warning"]
+    typo["metadata"]["name"] = "strict"
+    strict = call(api, "POST", VIRTUALSERVICES + "?fieldValidation=Strict", typo)
+    assert strict.status == 400 and 'unknown field "spec.http[0].route[0].weigth"' in strict.json["message"]
+
+
 def test_istio_schema_errors(api):
     no_host = virtual_service(routes=[{"destination": {"subset": "canary"}, "weight": 100}])
     response = call(api, "POST", VIRTUALSERVICES, no_host)
