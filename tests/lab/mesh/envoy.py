@@ -140,12 +140,14 @@ class Envoy:
         for key in ("cds", "rds_mesh", "rds_ingress", "lds"):
             path = self.path(key)
             text = text_of(documents[key])
+            previous = None
             try:
                 with open(path, encoding="utf-8") as handle:
-                    if handle.read() == text:
-                        continue
+                    previous = handle.read()
             except FileNotFoundError:
                 pass
+            if previous == text:
+                continue
             counters = UPDATE_STATS[key]
             for attempt in range(5):
                 before = self.stats(counters) if self.running else None
@@ -153,8 +155,19 @@ class Envoy:
                 if before is None or self._wait_update(counters, before):
                     break
                 time.sleep(0.05 * (attempt + 1))
+            else:
+                # Leave the file as Envoy knows it, so the next sync tries again instead of skipping it.
+                if previous is not None:
+                    atomic_write(path, previous)
+                raise EnvoyError("envoy rejected %s (%s); see %s" % (FILES[key], self.last_rejection(), self.log_path))
             written.append(key)
         return written
+
+    def last_rejection(self) -> str:
+        for line in reversed(self.log_tail(20).splitlines()):
+            if "rejected" in line or "error" in line:
+                return line.split("] ", 1)[-1][-300:]
+        return "no reason in the log"
 
     @property
     def running(self) -> bool:

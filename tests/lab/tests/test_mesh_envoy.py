@@ -45,7 +45,7 @@ class Mesh:
         result = translate(state, self.mesh_port, self.ingress_port,
                            {"mesh": self.envoy.path("rds_mesh"), "ingress": self.envoy.path("rds_ingress")}, str(self.generation))
         os.makedirs(self.envoy.directory, exist_ok=True)
-        return self.envoy.write(result, dumps)
+        return self.envoy.write(result, lambda doc: dumps(dict(doc, version_info="lab")))  # as MeshSync writes them
 
     def stat(self, name):
         for line in self.envoy.admin("/stats?filter=" + name).splitlines():
@@ -154,3 +154,19 @@ def test_mirror_fault_retry_timeout_and_gateway_config_is_accepted_and_works(mes
     while b'path="root"' not in mesh.canary.state.metrics.render():
         assert time.monotonic() < deadline, before
         time.sleep(0.05)
+
+
+def test_a_rejected_update_is_reported_and_the_last_good_routes_keep_serving(mesh):
+    from tests.lab.mesh.envoy import EnvoyError
+
+    mesh.apply(mesh.state(virtualservices=[weighted(100, 0)]))
+    bad = {"hosts": ["podinfo"], "http": [{"match": [{"headers": {"x-canary": {"regex": "(unclosed"}}}],
+                                           "route": [{"destination": {"host": "podinfo-canary"}}]}]}
+    with pytest.raises(EnvoyError, match="rds-mesh.json"):
+        mesh.apply(mesh.state(virtualservices=[vs(bad)]))
+    conn = http.client.HTTPConnection("127.0.0.1", mesh.mesh_port, timeout=5)
+    assert versions(conn, "podinfo.test", 20) == {"6.0.0": 20}
+    # The file holds what Envoy runs, so the next good state is written and applied.
+    assert mesh.apply(mesh.state(virtualservices=[weighted(0, 100)])) == ["rds_mesh"]
+    time.sleep(0.2)
+    assert versions(conn, "podinfo.test", 20) == {"6.0.1": 20}
