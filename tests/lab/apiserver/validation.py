@@ -21,6 +21,10 @@ _schema_lock = threading.Lock()
 _schema_cache: Dict[Tuple[str, str], Any] = {}
 _definitions: Dict[str, Any] = {}
 
+MICRO_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$"
+TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+_GO_LAYOUTS = {MICRO_TIME_PATTERN: "2006-01-02T15:04:05.000000Z07:00", TIME_PATTERN: "2006-01-02T15:04:05Z07:00"}
+
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -56,7 +60,12 @@ def _validator(api_version: str, kind: str):
         directory = _schema_dir()
         if "defs" not in _definitions:
             with open(os.path.join(directory, "_definitions.json")) as handle:
-                _definitions["defs"] = Resource.from_contents(json.load(handle))
+                contents = json.load(handle)
+            # The API server decodes times strictly (Go's time.Parse): metav1.MicroTime needs exactly six
+            # fractional digits, metav1.Time RFC 3339. JSON Schema's "format" is not checked, so say it as patterns.
+            contents["$defs"]["io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"]["pattern"] = MICRO_TIME_PATTERN
+            contents["$defs"]["io.k8s.apimachinery.pkg.apis.meta.v1.Time"]["pattern"] = TIME_PATTERN
+            _definitions["defs"] = Resource.from_contents(contents)
         group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
         with open(os.path.join(directory, "%s-%s.json" % (kind.lower(), group_version))) as handle:
             schema = json.load(handle)
@@ -96,6 +105,10 @@ def _schema_causes(obj: dict, field_validation: str, warnings: List[str]) -> Lis
     unknown: List[Tuple[List[Any], str]] = []
     for error in validator.iter_errors(obj):
         path = list(error.absolute_path)
+        if error.validator == "pattern" and error.validator_value in _GO_LAYOUTS:
+            raise errors.bad_request('%s in version "%s" cannot be handled as a %s: parsing time "%s" as "%s" (field %s)'
+                                     % (obj["kind"], obj["apiVersion"].split("/")[-1], obj["kind"], error.instance,
+                                        _GO_LAYOUTS[error.validator_value], field_path(path)))
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             known = set((error.schema or {}).get("properties", {}))
             unknown.extend((path, key) for key in error.instance if key not in known)

@@ -176,6 +176,21 @@ def test_unknown_fields_are_dropped_with_a_warning_or_rejected_when_strict(api):
     assert 'unknown field "bogus"' in strict.json["message"]
 
 
+def test_times_are_decoded_as_strictly_as_by_the_api_server(api):
+    leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+
+    def lease(name, renew):
+        return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name},
+                "spec": {"holderIdentity": "me", "leaseDurationSeconds": 30, "renewTime": renew}}
+
+    assert call(api, "POST", leases, lease("micro", "2026-01-02T03:04:05.123456Z")).status == 201
+    seconds_only = call(api, "POST", leases, lease("seconds", "2026-01-02T03:04:05Z"))
+    assert seconds_only.status == 400 and "2006-01-02T15:04:05.000000Z07:00" in seconds_only.json["message"]
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "p"},
+             "lastTimestamp": "yesterday"}
+    assert call(api, "POST", "/api/v1/namespaces/default/events", event).status == 400
+
+
 def test_defaults_are_filled_in_like_a_real_server(api):
     created = call(api, "POST", DEPLOYMENTS, deployment()).json
     spec = created["spec"]
