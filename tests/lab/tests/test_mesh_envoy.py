@@ -131,6 +131,8 @@ def test_mirror_fault_retry_timeout_and_gateway_config_is_accepted_and_works(mes
     spec = {"hosts": ["podinfo", "app.example.com"], "gateways": ["mesh", "public-gateway"], "http": [
         {"match": [{"uri": {"prefix": "/status"}}], "fault": {"abort": {"httpStatus": 418, "percentage": {"value": 100}}},
          "route": [{"destination": {"host": "podinfo-primary"}}]},
+        {"match": [{"uri": {"exact": "/old"}}], "redirect": {"uri": "/new", "redirectCode": 302}},
+        {"match": [{"uri": {"exact": "/teapot"}}], "directResponse": {"status": 503, "body": {"string": "maintenance"}}},
         {"route": [{"destination": {"host": "podinfo-primary"}, "weight": 100}, {"destination": {"host": "podinfo-canary"}, "weight": 0}],
          "mirror": {"host": "podinfo-canary"}, "mirrorPercentage": {"value": 100.0},
          "retries": {"attempts": 2, "perTryTimeout": "2s", "retryOn": "5xx"}, "timeout": "3s",
@@ -149,6 +151,13 @@ def test_mirror_fault_retry_timeout_and_gateway_config_is_accepted_and_works(mes
         response = conn.getresponse()
         response.read()
         assert response.status == 418
+        conn.request("GET", "/old", headers={"Host": host})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 302 and response.getheader("location").endswith("/new")
+        conn.request("GET", "/teapot", headers={"Host": host})
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (503, b"maintenance")
     # The mirror delivered copies to the canary (its own metrics saw GET / requests).
     deadline = time.monotonic() + 2
     while b'path="root"' not in mesh.canary.state.metrics.render():
