@@ -90,7 +90,7 @@ class Store:
     def _require_namespace(self, rtype, namespace: Optional[str]) -> None:
         if rtype.namespaced:
             if not namespace:
-                raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+                raise errors.bad_request("%s is namespaced: metadata.namespace must be set" % rtype.kind)
             if ("", namespace) not in self._objects[("", "Namespace")]:
                 raise errors.namespace_not_found(namespace)
 
