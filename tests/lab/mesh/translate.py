@@ -343,9 +343,9 @@ def _apply_headers(target: dict, headers: Optional[dict]) -> None:
     for direction in ("request", "response"):
         add, remove = _header_ops((headers or {}).get(direction))
         if add:
-            target["%s_headers_to_add" % direction] = add
+            target.setdefault("%s_headers_to_add" % direction, []).extend(add)
         if remove:
-            target["%s_headers_to_remove" % direction] = remove
+            target.setdefault("%s_headers_to_remove" % direction, []).extend(remove)
 
 
 def _percent(value, default: float = 100.0) -> dict:

@@ -338,10 +338,20 @@ def test_injected_random_error_shows_in_the_success_rate_query(lab, routing):
         load.wait(10)
 
 
+def test_a_dead_envoy_is_reported_not_restarted(lab):
+    envoy = lab.info["pids"]["envoy"]
+    os.kill(envoy, 9)
+    info = wait_for(lambda: lab.info["state"] == "degraded" and lab.info, 5, "the lab to report degraded")
+    assert any("envoy exited" in error for error in info["errors"]), info["errors"]
+    assert info["pids"]["envoy"] == envoy and not alive(envoy)
+    status = cli("status", "--dir", lab.directory)
+    assert status.returncode == 1 and json.loads(status.stdout)["checks"]["envoy"] is False
+
+
 def test_down_stops_every_process_and_port(lab):
     info = lab.info
-    pids = [info["pids"]["supervisor"], info["pids"]["envoy"], info["pids"]["prometheus"]] + list(info["pids"]["pods"])
-    ports = [info["mesh_port"], info["ingress_port"]] + [int(info[k].rsplit(":", 1)[1]) for k in ("api", "prometheus", "envoy_admin")]
+    pids = [info["pids"]["supervisor"], info["pids"]["prometheus"]] + list(info["pids"]["pods"])
+    ports = [int(info[k].rsplit(":", 1)[1]) for k in ("api", "prometheus", "envoy_admin", "mesh", "ingress")]
     assert len(info["pids"]["pods"]) >= 3
     started = time.monotonic()
     down = cli("down", "--dir", lab.directory)

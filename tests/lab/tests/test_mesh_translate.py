@@ -202,6 +202,13 @@ def test_mirror_retries_timeout_headers_fault():
     assert fault["delay"]["fixed_delay"] == "0.2s"
 
 
+def test_route_and_single_destination_header_operations_combine():
+    spec = {"hosts": ["podinfo"], "http": [{"route": [{"destination": {"host": "podinfo-primary"}, "headers": {"request": {"set": {"x-dest": "p"}}}}],
+                                            "headers": {"request": {"set": {"x-route": "r"}}}}]}
+    [route] = vhost(run(base_state(virtualservices=[vs(spec)])), "podinfo.test")["routes"]
+    assert [h["header"]["key"] for h in route["request_headers_to_add"]] == ["x-dest", "x-route"]
+
+
 def test_zero_attempts_disable_retries_and_mirror_defaults_to_all():
     spec = {"hosts": ["podinfo"], "http": [{"route": [{"destination": {"host": "podinfo-primary"}}], "retries": {"attempts": 0},
                                             "mirror": {"host": "podinfo-canary"}}]}
