@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Measure the rollout role on the local lab and write the numbers to docs/benchmarks.md.
+
+Three measurements (issue 5):
+  (a) orchestration overhead per analysis step = time between two weight changes - interval;
+  (b) fault-to-safety latency: from the moment a faulty canary first gets traffic (its weight
+      leaves 0) to the moment the VirtualService routes 100% to the primary again, at interval 10 s
+      and threshold 2 (goal: <= interval x threshold + 5 s);
+  (c) a whole rollout's wall time against Flagger's formula interval x (max_weight / step_weight).
+
+Weight changes are observed from outside: a thread polls the VirtualService every 50 ms through the
+API server, so the numbers include everything the role does. Nothing is estimated: every number in
+the report was measured by this run.
+
+    scripts/benchmark.py [--interval 10] [--step-weight 10] [--max-weight 50] [--threshold 2] [--write docs/benchmarks.md]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import yaml  # noqa: E402  (after the path setup, like the lab)
+from kubernetes import client, config  # noqa: E402
+
+IMAGE = "ghcr.io/stefanprodan/podinfo:"
+NAMESPACE = "test"
+TARGET = "podinfo"
+
+
+class WeightWatcher(threading.Thread):
+    """Records (time, canary weight) each time the VirtualService's split changes."""
+
+    def __init__(self, api):
+        super().__init__(daemon=True)
+        self.api = api
+        self.changes = []
+        self._halt = threading.Event()
+
+    def run(self):
+        last = None
+        while not self._halt.is_set():
+            try:
+                vs = self.api.get_namespaced_custom_object("networking.istio.io", "v1beta1", NAMESPACE, "virtualservices", TARGET)
+                routes = vs["spec"]["http"][-1]["route"]
+                weight = next((r.get("weight", 0) for r in routes if r["destination"]["host"].endswith("-canary")), 0)
+            except Exception:  # noqa: BLE001 - the VirtualService may not exist yet
+                weight = None
+            if weight is not None and weight != last:
+                self.changes.append((time.monotonic(), weight))
+                last = weight
+            time.sleep(0.05)
+
+    def stop(self):
+        self._halt.set()
+        self.join(timeout=5)
+
+
+def run_playbook(lab, extra, log_path):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, ".build", "collections"),
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false",
+        "ANSIBLE_NOCOLOR": "1",
+    })
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(extra, handle)
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        rc = subprocess.call([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "progressive.delivery.rollout",
+                              "-e", "@" + handle.name], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    os.unlink(handle.name)
+    return rc, time.monotonic() - started
+
+
+def role_vars(lab, args, **analysis):
+    settings = {"interval": "%ds" % args.interval, "threshold": args.threshold, "max_weight": args.max_weight,
+                "step_weight": args.step_weight}
+    settings.update(analysis)
+    return {
+        "rollout_target": TARGET,
+        "rollout_namespace": NAMESPACE,
+        "rollout_kubeconfig": lab["kubeconfig"],
+        "rollout_autoscaler": TARGET,
+        "rollout_progress_deadline_seconds": 120,
+        "rollout_service": {"port": 9898, "target_port": 9898},
+        "rollout_analysis": settings,
+        "rollout_prometheus": {"url": lab["prometheus"]},
+        "rollout_load": {"url": lab["mesh"] + "/", "host": "podinfo-canary.test", "qps": 10, "concurrency": 2},
+    }
+
+
+def release(apps, version, faulty=False):
+    deployment = apps.read_namespaced_deployment(TARGET, NAMESPACE)
+    container = deployment.spec.template.spec.containers[0]
+    container.image = IMAGE + version
+    command = [c for c in (container.command or []) if not c.startswith("--random-error")]
+    container.command = command + ["--random-error=%s" % ("true" if faulty else "false")]
+    apps.replace_namespaced_deployment(TARGET, NAMESPACE, deployment)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--interval", type=int, default=10)
+    parser.add_argument("--step-weight", type=int, default=10)
+    parser.add_argument("--max-weight", type=int, default=50)
+    parser.add_argument("--threshold", type=int, default=2)
+    parser.add_argument("--dir", default=None, help="lab directory (default: a temporary one)")
+    parser.add_argument("--write", default=None, help="write the report to this Markdown file")
+    args = parser.parse_args()
+
+    lab_dir = args.dir or tempfile.mkdtemp(prefix="pd-bench-")
+    logs = os.path.join(lab_dir, "benchmark-logs")
+    subprocess.check_call([sys.executable, "-m", "tests.lab", "up", "--dir", lab_dir], cwd=REPO)
+    try:
+        os.makedirs(logs, exist_ok=True)
+        with open(os.path.join(lab_dir, "lab.json")) as handle:
+            lab = json.load(handle)
+        config.load_kube_config(lab["kubeconfig"])
+        apps, core, custom = client.AppsV1Api(), client.CoreV1Api(), client.CustomObjectsApi()
+        core.create_namespace({"metadata": {"name": NAMESPACE}})
+        manifests = os.path.join(REPO, "tests", "lab", "manifests", "podinfo")
+        with open(os.path.join(manifests, "deployment.yaml")) as handle:
+            apps.create_namespaced_deployment(NAMESPACE, yaml.safe_load(handle))
+        with open(os.path.join(manifests, "hpa.yaml")) as handle:
+            client.AutoscalingV2Api().create_namespaced_horizontal_pod_autoscaler(NAMESPACE, yaml.safe_load(handle))
+
+        print("benchmark: initializing the canary (podinfo 6.0.0)", flush=True)
+        rc, init_seconds = run_playbook(lab, role_vars(lab, args), os.path.join(logs, "init.log"))
+        if rc:
+            raise SystemExit("initialization failed, see %s" % os.path.join(logs, "init.log"))
+
+        # (a) + (c): a successful rollout of 6.0.1
+        print("benchmark: rolling out podinfo 6.0.1", flush=True)
+        release(apps, "6.0.1")
+        watcher = WeightWatcher(custom)
+        watcher.start()
+        rc, rollout_seconds = run_playbook(lab, role_vars(lab, args), os.path.join(logs, "rollout-6.0.1.log"))
+        watcher.stop()
+        if rc:
+            raise SystemExit("the 6.0.1 rollout failed, see %s" % os.path.join(logs, "rollout-6.0.1.log"))
+        changes = watcher.changes
+        advances = [(t, w) for t, w in changes if w > 0]
+        steps = [b[0] - a[0] for a, b in zip(advances, advances[1:])]
+        overheads = [s - args.interval for s in steps]
+        promoted_at = next(t for t, w in changes if w == 0 and t > advances[0][0])
+        analysis_seconds = promoted_at - advances[0][0]
+        formula = args.interval * (args.max_weight / float(args.step_weight))
+
+        # (b): a faulty 6.0.2 (--random-error) must be rolled back
+        print("benchmark: rolling out the faulty podinfo 6.0.2", flush=True)
+        release(apps, "6.0.2", faulty=True)
+        watcher = WeightWatcher(custom)
+        watcher.start()
+        rc, faulty_seconds = run_playbook(lab, role_vars(lab, args), os.path.join(logs, "rollout-6.0.2.log"))
+        watcher.stop()
+        if rc == 0:
+            raise SystemExit("the faulty 6.0.2 was promoted, see %s" % os.path.join(logs, "rollout-6.0.2.log"))
+        first_traffic = next(t for t, w in watcher.changes if w > 0)
+        safe = next(t for t, w in watcher.changes if w == 0 and t > first_traffic)
+        fault_to_safety = safe - first_traffic
+        budget = args.interval * args.threshold + 5
+
+        with open(os.path.join(logs, "measurements.json"), "w") as handle:
+            json.dump({"init_seconds": init_seconds, "rollout_seconds": rollout_seconds, "steps": steps,
+                       "weight_changes": changes, "fault_to_safety": fault_to_safety, "faulty_seconds": faulty_seconds,
+                       "analysis_seconds": analysis_seconds}, handle, indent=2)
+        report = render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula,
+                        fault_to_safety, budget, faulty_seconds)
+        print(report)
+        if args.write:
+            with open(args.write, "w") as handle:
+                handle.write(report)
+    finally:
+        subprocess.call([sys.executable, "-m", "tests.lab", "down", "--dir", lab_dir], cwd=REPO)
+
+
+def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula, fault_to_safety, budget, faulty_seconds):
+    cpu = "%d cores" % os.cpu_count()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `scripts/benchmark.py` on the local lab (emulated Kubernetes API, podinfo processes, Envoy,",
+        "Prometheus; see docs/lab.md) on %s, %s, Python %s, %s." % (platform.machine(), cpu, platform.python_version(),
+                                                                  datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        "Weight changes are observed from outside (the VirtualService polled every 50 ms through the API server).",
+        "Settings: interval %d s, step_weight %d, max_weight %d, threshold %d, load 10 qps x 2 workers on the canary Service."
+        % (args.interval, args.step_weight, args.max_weight, args.threshold),
+        "",
+        "## (a) Orchestration overhead per analysis step",
+        "",
+        "Time between two successive weight changes minus the interval (goal <= 1 s).",
+        "",
+        "| steps | mean | max | min |",
+        "|---|---|---|---|",
+        "| %d | %.2f s | %.2f s | %.2f s |" % (len(overheads), statistics.mean(overheads), max(overheads), min(overheads)),
+        "",
+        "Step wall times: %s s." % ", ".join("%.2f" % s for s in steps),
+        "",
+        "The role schedules like Flagger's ticker: the metric check and the route change run inside the interval",
+        "(their duration is measured at each step and subtracted from the next wait), and the bookkeeping (status,",
+        "events, lock renewal, starting the load) runs while the interval elapses.",
+        "",
+        "## (b) Fault-to-safety latency",
+        "",
+        "A faulty podinfo 6.0.2 (`--random-error`): from the moment its canary weight leaves 0 to the moment the",
+        "VirtualService routes 100%% to the primary again (goal <= interval x threshold + 5 s = %d s)." % budget,
+        "",
+        "| measured | goal | whole faulty run (ansible-playbook) |",
+        "|---|---|---|",
+        "| %.2f s | %d s | %.1f s |" % (fault_to_safety, budget, faulty_seconds),
+        "",
+        "## (c) A whole rollout against Flagger's formula",
+        "",
+        "| Flagger's interval x (max_weight / step_weight) | analysis (first weight change to 100/0 after promotion) | whole run (ansible-playbook, incl. scale-up and primary rollout) |",
+        "|---|---|---|",
+        "| %.0f s | %.1f s | %.1f s |" % (formula, analysis_seconds, rollout_seconds),
+        "",
+        "The analysis time is the formula's intervals plus the promotion (the primary's rolling update with",
+        "podinfo's probes and minReadySeconds, then the switch of all traffic).",
+        "Initialization alone (the first run) took %.1f s." % init_seconds,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
