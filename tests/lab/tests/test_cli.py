@@ -1,11 +1,9 @@
 """The lab CLI without a full lab: empty directories, and `down` cleaning up after a dead supervisor."""
 
 import json
-import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]

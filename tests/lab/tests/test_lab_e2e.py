@@ -6,7 +6,6 @@ scaling and image changes roll, VirtualService changes in Envoy within a second,
 injected errors in Flagger's success-rate query, and ``down`` leaving nothing behind.
 """
 
-import copy
 import http.client
 import json
 import os
@@ -16,7 +15,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -132,7 +130,8 @@ class Lab:
 
     def describe(self, name="podinfo"):
         deployment = self.resource("apps/v1", "Deployment").get(name=name, namespace=NS).to_dict()
-        lines = ["deployment %s: generation=%s spec.replicas=%s status=%s" % (name, deployment["metadata"].get("generation"), deployment["spec"].get("replicas"), json.dumps(deployment.get("status")))]
+        lines = ["deployment %s: generation=%s spec.replicas=%s status=%s" % (
+            name, deployment["metadata"].get("generation"), deployment["spec"].get("replicas"), json.dumps(deployment.get("status")))]
         for pod in self.resource("v1", "Pod").get(namespace=NS).to_dict()["items"]:
             status = pod.get("status") or {}
             lines.append("pod %s phase=%s conditions=%s containers=%s deleting=%s" % (

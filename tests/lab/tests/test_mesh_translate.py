@@ -261,7 +261,7 @@ def test_workload_name_from_replicaset_owner():
 
 def test_listeners_use_rds_files():
     result = run(base_state())
-    listeners = {l["name"]: l for l in result["lds"]["resources"]}
+    listeners = {item["name"]: item for item in result["lds"]["resources"]}
     hcm = listeners["mesh"]["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["rds"]["config_source"]["path_config_source"]["path"] == PATHS["mesh"]
     assert listeners["ingress"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 15002}
