@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.routing
 attributes:
   check_mode:
     support: full
@@ -60,27 +61,6 @@ options:
     description: Copy the ConfigMaps and Secrets of the pod template for the primary (as O(progressive.delivery.canary_init#module:config_tracking)).
     type: bool
     default: true
-  mode:
-    description: How primary and canary are addressed in the VirtualService (see M(progressive.delivery.canary_route)).
-    type: str
-    choices: [host, subset]
-    default: host
-  destination_host:
-    description:
-      - With O(mode=subset), the single destination host. Defaults to O(service_name).
-      - Not to be confused with O(host), the address of the Kubernetes API server.
-    type: str
-  primary_subset:
-    description: With O(mode=subset), the DestinationRule subset of the primary.
-    type: str
-    default: primary
-  canary_subset:
-    description: With O(mode=subset), the DestinationRule subset of the canary.
-    type: str
-    default: canary
-  route_name:
-    description: Name of the managed weighted http route. Defaults to O(service_name).
-    type: str
 seealso:
   - module: progressive.delivery.canary_init
   - module: progressive.delivery.canary_rollback

@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.routing
 attributes:
   check_mode:
     support: full
@@ -44,27 +45,6 @@ options:
     type: str
   reason:
     description: Why the canary is rolled back (for example the failed check); recorded on the target and returned.
-    type: str
-  mode:
-    description: How primary and canary are addressed in the VirtualService (see M(progressive.delivery.canary_route)).
-    type: str
-    choices: [host, subset]
-    default: host
-  destination_host:
-    description:
-      - With O(mode=subset), the single destination host. Defaults to O(service_name).
-      - Not to be confused with O(host), the address of the Kubernetes API server.
-    type: str
-  primary_subset:
-    description: With O(mode=subset), the DestinationRule subset of the primary.
-    type: str
-    default: primary
-  canary_subset:
-    description: With O(mode=subset), the DestinationRule subset of the canary.
-    type: str
-    default: canary
-  route_name:
-    description: Name of the managed weighted http route. Defaults to O(service_name).
     type: str
 seealso:
   - module: progressive.delivery.canary_route

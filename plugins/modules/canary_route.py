@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.routing
 attributes:
   check_mode:
     support: full
@@ -69,29 +70,6 @@ options:
   mirror_weight:
     description: Percent (1-100) of the requests to mirror; all of them when omitted. Needs O(mirror=true).
     type: int
-  mode:
-    description: How primary and canary are addressed.
-    type: str
-    choices: [host, subset]
-    default: host
-  destination_host:
-    description:
-      - With O(mode=subset), the single destination host. Defaults to O(service_name).
-      - Not to be confused with O(host), the address of the Kubernetes API server.
-    type: str
-  primary_subset:
-    description: With O(mode=subset), the DestinationRule subset of the primary.
-    type: str
-    default: primary
-  canary_subset:
-    description: With O(mode=subset), the DestinationRule subset of the canary.
-    type: str
-    default: canary
-  route_name:
-    description:
-      - Name of the managed weighted http route. Defaults to O(service_name).
-      - When no route has that name, the only unnamed route that sends traffic to the primary is used.
-    type: str
 seealso:
   - module: progressive.delivery.canary_init
   - module: progressive.delivery.canary_rollback

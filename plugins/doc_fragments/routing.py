@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """How the modules that edit the VirtualService find primary and canary in it."""
+
+    DOCUMENTATION = r"""
+options:
+  mode:
+    description:
+      - How primary and canary are addressed in the VirtualService.
+      - V(host) (Flagger's model) routes to the Services C(<apex>-primary) and C(<apex>-canary).
+      - V(subset) routes to the subsets O(primary_subset) and O(canary_subset) of the single host O(destination_host),
+        which a DestinationRule must define.
+    type: str
+    choices: [host, subset]
+    default: host
+  destination_host:
+    description:
+      - With O(mode=subset), the single destination host. Defaults to O(service_name).
+      - Not to be confused with O(host), the address of the Kubernetes API server.
+    type: str
+  primary_subset:
+    description: With O(mode=subset), the DestinationRule subset of the primary.
+    type: str
+    default: primary
+  canary_subset:
+    description: With O(mode=subset), the DestinationRule subset of the canary.
+    type: str
+    default: canary
+  route_name:
+    description:
+      - Name of the managed weighted http route. Defaults to O(service_name).
+      - When no route has that name, the only unnamed route that sends traffic to the primary is used.
+    type: str
+"""
