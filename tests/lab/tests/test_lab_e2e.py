@@ -315,6 +315,20 @@ def test_header_match_sends_everything_to_the_canary(lab, routing):
     assert hey_share(lab, 500) == 0.0
 
 
+def test_ingress_gateway_serves_virtual_services_bound_to_it(lab, routing):
+    lab.resource("networking.istio.io/v1", "Gateway").create(namespace=NS, body={
+        "apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "public-gateway"},
+        "spec": {"selector": {"istio": "ingressgateway"}, "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]}})
+    lab.resource("networking.istio.io/v1", "VirtualService").create(namespace=NS, body={
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "public"},
+        "spec": {"hosts": ["app.example.com"], "gateways": ["public-gateway"],
+                 "http": [{"route": [{"destination": {"host": "podinfo-primary"}}]}]}})
+    wait_for(lambda: lab.get("ingress", "app.example.com")[0] == 200, 2, "the ingress route")
+    assert json.loads(lab.get("ingress", "app.example.com")[1])["version"] == "6.0.0"
+    assert lab.get("ingress", "podinfo.test")[0] == 404  # the mesh's hosts are not exposed on the gateway
+    assert lab.get("mesh", "app.example.com")[0] == 404  # bound to the gateway only, not to the mesh
+
+
 def test_injected_random_error_shows_in_the_success_rate_query(lab, routing):
     # Steady load on the canary Service from before the change, as Flagger's load tester does
     # (a series' first sample never counts in rate(): lab notes, pitfall 4).
