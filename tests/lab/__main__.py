@@ -84,9 +84,10 @@ def cmd_up(args) -> int:
         print("a lab is already running in %s (pid %s): run `python -m tests.lab down --dir %s` first"
               % (directory, info["pids"]["supervisor"], directory), file=sys.stderr)
         return 1
-    os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
-    if os.path.exists(lab_file(directory)):
+    if info is not None:
+        down(directory)  # a lab whose supervisor died may have left processes behind
         os.remove(lab_file(directory))
+    os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     started = time.monotonic()
