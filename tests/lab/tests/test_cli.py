@@ -1,10 +1,12 @@
-"""The lab CLI without a full lab: empty directories, and `down` cleaning up after a dead supervisor."""
+"""The lab CLI: empty directories, `down` cleaning up after a dead supervisor, two labs side by side."""
 
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -49,3 +51,22 @@ def test_down_stops_leftover_processes_of_a_dead_supervisor(tmp_path):
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+@pytest.mark.lab
+def test_two_labs_run_side_by_side(tmp_path):
+    dirs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    starts = [subprocess.Popen([sys.executable, "-m", "tests.lab", "up", "--dir", d], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for d in dirs]
+    try:
+        for start in starts:
+            out, err = start.communicate(timeout=60)
+            assert start.returncode == 0, out + err
+        infos = [json.loads((Path(d) / "lab.json").read_text()) for d in dirs]
+        keys = ("api", "mesh", "ingress", "prometheus", "envoy_admin")
+        assert not {infos[0][k] for k in keys} & {infos[1][k] for k in keys}
+        for d in dirs:
+            assert cli("status", "--dir", d).returncode == 0
+    finally:
+        for d in dirs:
+            cli("down", "--dir", d)
