@@ -12,7 +12,7 @@ module: canary_lock
 short_description: Take, renew or give back the lock of a canary rollout (a Kubernetes Lease)
 version_added: 1.0.0
 author:
-  - progressive.delivery contributors
+  - Progressive Delivery maintainers (@progressive-delivery)
 description:
   - Keeps two runs from driving the same canary at once with a C(coordination.k8s.io/v1) Lease named
     C(<target>-canary-lock) in the target's namespace, with the fields and meaning of Kubernetes leader election
@@ -57,6 +57,7 @@ options:
     default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
 attributes:
   check_mode:
     support: full

@@ -12,7 +12,7 @@ module: canary_state
 short_description: Read and update the persisted status of a canary rollout
 version_added: 1.0.0
 author:
-  - progressive.delivery contributors
+  - Progressive Delivery maintainers (@progressive-delivery)
 description:
   - Reads and writes the status of the canary rollout of a target Deployment, kept in the ConfigMap
     C(<target>-canary-status) (key C(status.json)) in the target's namespace.
@@ -62,8 +62,10 @@ options:
     elements: dict
     default: []
     suboptions:
-      message:
-        description: The event's message, for example C(Advance podinfo.test canary weight 20).
+      text:
+        description:
+          - The event's message, for example C(Advance podinfo.test canary weight 20).
+          - Called C(text) because Ansible reserves the option name C(message).
         type: str
         required: true
       type:
@@ -83,6 +85,7 @@ options:
     default: true
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
 attributes:
   check_mode:
     support: full
@@ -135,7 +138,7 @@ EXAMPLES = r"""
     status:
       canary_weight: 30
     events:
-      - message: Advance podinfo.test canary weight 30
+      - text: Advance podinfo.test canary weight 30
 
 - name: Forget every rollout of podinfo
   progressive.delivery.canary_state:
@@ -239,7 +242,7 @@ def argspec():
         detect_revision=dict(type="bool", default=False),
         config_tracking=dict(type="bool", default=True),
         events=dict(type="list", elements="dict", default=[], options=dict(
-            message=dict(type="str", required=True),
+            text=dict(type="str", required=True),
             type=dict(type="str", choices=["Normal", "Warning"], default="Normal"),
             reason=dict(type="str", default="Synced"),
         )),
@@ -288,7 +291,7 @@ def record_events(module, client, events):
             "metadata": {"name": name, "namespace": params["namespace"], "labels": {st.MANAGED_BY_LABEL: st.MANAGED_BY}},
             "involvedObject": {k: v for k, v in involved.items() if v is not None},
             "reason": event["reason"],
-            "message": event["message"],
+            "message": event["text"],
             "type": event["type"],
             "count": 1,
             "firstTimestamp": stamp,

@@ -189,18 +189,18 @@ def test_unreachable_api_fails_clearly(tmp_path, capsys):
 
 def test_events_are_recorded_on_the_target(cluster, ns, capsys):
     cluster.store.create(deployment("podinfo", ns))
-    events = [{"message": "Advance podinfo.%s canary weight 25" % ns}, {"message": "Halt it", "type": "Warning"}]
+    events = [{"text": "Advance podinfo.%s canary weight 25" % ns}, {"text": "Halt it", "type": "Warning"}]
     predicted = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=events), capsys, check_mode=True)
     assert predicted["events"] == []
     assert cluster.store.list("v1", "Event", ns) == []
     result = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=events), capsys)
     assert len(result["events"]) == 2 and result["changed"] is True
     stored_events = sorted(cluster.store.list("v1", "Event", ns), key=lambda e: e["metadata"]["name"])
-    assert [e["message"] for e in stored_events] == [events[0]["message"], "Halt it"]
+    assert [e["message"] for e in stored_events] == [events[0]["text"], "Halt it"]
     assert [e["type"] for e in stored_events] == ["Normal", "Warning"]
     target = cluster.store.get("apps/v1", "Deployment", ns, "podinfo")
     assert all(e["involvedObject"]["uid"] == target["metadata"]["uid"] for e in stored_events)
     assert all(e["involvedObject"]["kind"] == "Deployment" and e["reason"] == "Synced" for e in stored_events)
     # status unchanged but an event given: the event is still recorded
-    again = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=[{"message": "x"}]), capsys)
+    again = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=[{"text": "x"}]), capsys)
     assert len(again["events"]) == 1 and len(cluster.store.list("v1", "Event", ns)) == 3

@@ -15,9 +15,9 @@ __metaclass__ = type
 import json
 
 try:
-    from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError
+    from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 except ImportError:  # reported by AnsibleK8SModule (requires kubernetes)
-    ConflictError = DynamicApiError = NotFoundError = Exception
+    ConflictError = NotFoundError = Exception
 
 
 class Conflict(Exception):
