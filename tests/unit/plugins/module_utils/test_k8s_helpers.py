@@ -26,8 +26,10 @@ def test_merge_patch_round_trips():
 
 
 def test_overlay_keeps_server_fields_and_replaces_named_paths():
-    existing = {"metadata": {"labels": {"team": "a"}}, "spec": {"clusterIP": "10.0.0.1", "selector": {"app": "x", "old": "y"},
-                                                             "ports": [{"port": 1, "nodePort": 3}]}}
+    existing = {
+        "metadata": {"labels": {"team": "a"}},
+        "spec": {"clusterIP": "10.0.0.1", "selector": {"app": "x", "old": "y"}, "ports": [{"port": 1, "nodePort": 3}]},
+    }
     desired = {"metadata": {"labels": {"managed": "us"}}, "spec": {"selector": {"app": "x-primary"}, "ports": [{"port": 2}]}}
     result = overlay(existing, desired, replace=("spec.selector",))
     assert result == {"metadata": {"labels": {"team": "a", "managed": "us"}},

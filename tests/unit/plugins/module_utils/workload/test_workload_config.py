@@ -93,8 +93,10 @@ def test_tracked_objects_skips_opted_out_and_optional_missing_and_refuses_requir
 
     store = {
         ("ConfigMap", "podinfo-config"): {"kind": "ConfigMap", "metadata": {"name": "podinfo-config"}, "data": {"b": "1"}},
-        ("ConfigMap", "projected-cm"): {"kind": "ConfigMap", "metadata": {"name": "projected-cm",
-                                                                           "annotations": {"flagger.app/config-tracking": "disabled"}}},
+        ("ConfigMap", "projected-cm"): {
+            "kind": "ConfigMap",
+            "metadata": {"name": "projected-cm", "annotations": {"flagger.app/config-tracking": "disabled"}},
+        },
         ("ConfigMap", "init-env"): {"kind": "ConfigMap", "metadata": {"name": "init-env"}},
         ("Secret", "env-secret"): {"kind": "Secret", "metadata": {"name": "env-secret"}},
         ("Secret", "podinfo-tls"): {"kind": "Secret", "metadata": {"name": "podinfo-tls"}},
@@ -109,5 +111,5 @@ def test_tracked_objects_skips_opted_out_and_optional_missing_and_refuses_requir
     with pytest.raises(CanaryError) as err:
         config.tracked_objects(POD_SPEC, lambda kind, name: store.get((kind, name)), owner="Deployment test/podinfo")
     assert "Secret podinfo-tls, used by the pod template of Deployment test/podinfo, does not exist" in str(err.value)
-    tracked, _ = config.tracked_objects(POD_SPEC, lambda kind, name: store.get((kind, name)), strict=False)
+    tracked, _renames = config.tracked_objects(POD_SPEC, lambda kind, name: store.get((kind, name)), strict=False)
     assert "podinfo-tls" not in [o["metadata"]["name"] for o in tracked]
