@@ -48,9 +48,9 @@ play() {
   ansible-playbook -i lab-controller, -c local -e ansible_python_interpreter="$top/.venv/bin/python" \
     "$@" "$playbook" 2>&1 | tee -a "$log" | while IFS= read -r line; do
       case "$line" in
+        fatal:*|*'ERROR!'*) [ "$show_fatal" = 1 ] || say "  ${line:0:300}" ;;
         *'"msg": "All assertions passed"'*) ;;
         *'"msg": "'*) say "  $(printf '%s' "$line" | sed -E 's/^ *"msg": "(.*)",?$/\1/')" ;;
-        fatal:*|*'ERROR!'*) [ "$show_fatal" = 1 ] || say "  ${line:0:300}" ;;
       esac
     done
   local rc=${PIPESTATUS[0]}
