@@ -183,3 +183,22 @@ def test_bad_settings_fail_before_touching_the_cluster(canary):
     rc, out = canary.run(rollout_target="")
     assert rc != 0 and "Set rollout_target" in out
     assert canary.status() == before
+
+
+def test_promotion_by_steps(canary):
+    canary.release("6.0.1")
+    rc, out = canary.run(rollout_analysis={"step_weights": [50], "step_weight_promotion": 25})
+    assert rc == 0, out
+    name = "podinfo.%s" % canary.namespace
+    primary = "podinfo-primary.%s" % canary.namespace
+    assert lines(out)[2:] == [
+        "Advance %s canary weight 50" % name,
+        "Copying %s template spec to %s" % (name, primary),
+        "Advance %s primary weight 75" % primary,
+        "Advance %s primary weight 100" % primary,
+        "Routing all traffic to primary",
+        "Promotion completed! Scaling down " + name,
+    ], out
+    assert canary.weights() == {"podinfo-primary": 100, "podinfo-canary": 0}
+    assert canary.replicas("podinfo") == 0
+    assert canary.status()["phase"] == "Succeeded"
