@@ -202,3 +202,20 @@ def test_promotion_by_steps(canary):
     assert canary.weights() == {"podinfo-primary": 100, "podinfo-canary": 0}
     assert canary.replicas("podinfo") == 0
     assert canary.status()["phase"] == "Succeeded"
+
+
+def test_a_dead_load_generator_rolls_back(canary):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    canary.release("6.0.1")
+    rc, out = canary.run(rollout_analysis={"step_weights": [20, 40, 60, 80, 100]},
+                         rollout_load={"url": "http://127.0.0.1:%d/" % closed, "qps": 2, "concurrency": 1, "timeout": 1})
+    assert rc != 0, out
+    assert "Rolling back podinfo.%s load generator failed: hey got no HTTP response" % canary.namespace in out, out
+    status = canary.status()
+    assert status["phase"] == "Failed" and status["reason"].startswith("load generator failed")
+    assert canary.weights() == {"podinfo-primary": 100, "podinfo-canary": 0}
+    assert canary.image("podinfo-primary").endswith(":6.0.0")
