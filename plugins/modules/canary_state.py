@@ -259,12 +259,9 @@ def current_hash(client, target, namespace, config_tracking):
     checksum = ""
     if config_tracking:
         pod_spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-        objects = []
-        for ref in workload_config.referenced_configs(pod_spec):
-            obj = ObjectAccess(client, "v1", ref.kind).get(namespace, ref.name)
-            if obj is not None and not workload_config.tracking_disabled(obj):
-                objects.append(obj)
-        checksum = workload_config.config_checksum(objects)
+        tracked, _renames = workload_config.tracked_objects(
+            pod_spec, lambda kind, name: ObjectAccess(client, "v1", kind).get(namespace, name), strict=False)
+        checksum = workload_config.config_checksum(tracked)
     primary = deployments.get(namespace, primary_name(target))
     promoted = workload_primary.promoted_hash(primary) if primary else None
     return workload_primary.target_hash(deployment, checksum), promoted
