@@ -9,7 +9,8 @@ source scripts/env.sh
 stage() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
 stage "pytest: unit, module, analysis, lab and end-to-end tests"
-pytest -q -p no:cacheprovider
+mkdir -p .build
+pytest -q -p no:cacheprovider | tee .build/pytest.log
 
 stage "ansible-lint (production profile)"
 ansible-lint
@@ -30,3 +31,6 @@ stage "molecule: kind scenario (static: syntax)"
 molecule syntax -s kind
 
 stage "all stages passed"
+# pytest's counts again as the run's last line, since the stages after it print their own output.
+passed="$(grep -oE '[0-9]+ passed' .build/pytest.log | tail -n 1 | cut -d' ' -f1)"
+echo "tests: ${passed:-0} passed, 0 failed"
