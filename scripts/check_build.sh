@@ -24,7 +24,7 @@ assert list(deps) == ["kubernetes.core"], "collection dependencies must be kuber
 print("dependencies:", deps)
 PY
 export ANSIBLE_COLLECTIONS_PATH="$install_dir"
-for kind in module lookup; do
+for kind in module lookup filter; do
   plugins="$(ansible-doc -t "$kind" -l progressive.delivery --json | python -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin))))')"
   for plugin in $plugins; do
     ansible-doc -t "$kind" "$plugin" >/dev/null
