@@ -31,3 +31,5 @@ for kind in module lookup filter; do
     echo "ansible-doc -t $kind $plugin: ok"
   done
 done
+ansible-doc -t role progressive.delivery.rollout >/dev/null
+echo "ansible-doc -t role progressive.delivery.rollout: ok"
