@@ -1,49 +1,18 @@
 """canary_lock against the lab's Kubernetes API emulator (real HTTP, resourceVersion-guarded writes)."""
 
 import datetime
-import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.progressive.delivery.plugins.modules import canary_lock
 
-from tests.lab.apiserver import start_apiserver
-
-
-class _Cluster(object):
-    def __init__(self, api, kubeconfig):
-        self.api, self.store, self.kubeconfig = api, api.store, kubeconfig
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """The lab's API server alone: these modules only read and write objects (no controllers needed)."""
-    api = start_apiserver()
-    try:
-        yield _Cluster(api, api.write_kubeconfig(tmp_path_factory.mktemp("lock") / "kubeconfig"))
-    finally:
-        api.stop()
-
-
-def run_module(args, capsys, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            canary_lock.main()
-    return json.loads(capsys.readouterr().out)
+from tests.modules.cluster.harness import ensure_namespace, run_module
 
 
 @pytest.fixture
 def ns(cluster, request):
     name = "lk-" + request.node.name.replace("_", "-")[:40].lower().strip("-")
-    if cluster.store.get("v1", "Namespace", None, name) is None:
-        cluster.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    ensure_namespace(cluster.store, name)
     return name
 
 
@@ -57,62 +26,62 @@ def lease(cluster, ns):
     return cluster.store.get("coordination.k8s.io/v1", "Lease", ns, "podinfo-canary-lock")
 
 
-def test_acquire_renew_release(cluster, ns, capsys):
-    predicted = run_module(lock(cluster, ns, "alice@ctl:1", ttl=60), capsys, check_mode=True)
+def test_acquire_renew_release(cluster, ns, check=False, diff=False):
+    predicted = run_module(canary_lock, lock(cluster, ns, "alice@ctl:1", ttl=60), check=True, diff=False)
     assert predicted["changed"] is True and predicted["action"] == "created"
     assert lease(cluster, ns) is None
 
-    taken = run_module(lock(cluster, ns, "alice@ctl:1", ttl=60), capsys)
+    taken = run_module(canary_lock, lock(cluster, ns, "alice@ctl:1", ttl=60), check=False, diff=False)
     assert taken["action"] == "created" and taken["lease"]["holder"] == "alice@ctl:1"
     stored = lease(cluster, ns)
     assert stored["spec"]["holderIdentity"] == "alice@ctl:1" and stored["spec"]["leaseDurationSeconds"] == 60
 
-    renewed = run_module(lock(cluster, ns, "alice@ctl:1", ttl=90), capsys)
+    renewed = run_module(canary_lock, lock(cluster, ns, "alice@ctl:1", ttl=90), check=False, diff=False)
     assert renewed["action"] == "renewed"
     assert lease(cluster, ns)["spec"]["leaseDurationSeconds"] == 90
     assert lease(cluster, ns)["spec"]["acquireTime"] == stored["spec"]["acquireTime"]
 
-    released = run_module(lock(cluster, ns, "alice@ctl:1", state="released"), capsys, diff=True)
+    released = run_module(canary_lock, lock(cluster, ns, "alice@ctl:1", state="released"), check=False, diff=True)
     assert released["action"] == "released" and released["changed"] is True
     assert not lease(cluster, ns)["spec"].get("holderIdentity")
-    again = run_module(lock(cluster, ns, "alice@ctl:1", state="released"), capsys)
+    again = run_module(canary_lock, lock(cluster, ns, "alice@ctl:1", state="released"), check=False, diff=False)
     assert again["changed"] is False and again["action"] == "none"
 
 
-def test_second_holder_fails_at_once_naming_the_holder(cluster, ns, capsys):
-    run_module(lock(cluster, ns, "alice@ctl:1", ttl=300), capsys)
+def test_second_holder_fails_at_once_naming_the_holder(cluster, ns, check=False, diff=False):
+    run_module(canary_lock, lock(cluster, ns, "alice@ctl:1", ttl=300), check=False, diff=False)
     before = lease(cluster, ns)
     for check_mode in (True, False):
-        result = run_module(lock(cluster, ns, "bob@ctl:2", ttl=300), capsys, check_mode=check_mode)
+        result = run_module(canary_lock, lock(cluster, ns, "bob@ctl:2", ttl=300), check=check_mode, diff=False)
         assert result["failed"] is True
         assert "canary podinfo.test".replace("test", ns) in result["msg"]
         assert "locked by alice@ctl:1 since " + before["spec"]["acquireTime"] in result["msg"]
         assert result["holder"] == "alice@ctl:1"
     assert lease(cluster, ns) == before  # nothing written
-    refused = run_module(lock(cluster, ns, "bob@ctl:2", state="released"), capsys)
+    refused = run_module(canary_lock, lock(cluster, ns, "bob@ctl:2", state="released"), check=False, diff=False)
     assert refused["failed"] is True and "cannot release" in refused["msg"]
 
 
-def test_expired_lease_is_taken_over(cluster, ns, capsys):
-    run_module(lock(cluster, ns, "alice@ctl:1", ttl=30), capsys)
+def test_expired_lease_is_taken_over(cluster, ns, check=False, diff=False):
+    run_module(canary_lock, lock(cluster, ns, "alice@ctl:1", ttl=30), check=False, diff=False)
     stale = lease(cluster, ns)
     old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=31)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     stale["spec"]["renewTime"] = old
     stale["spec"]["acquireTime"] = old
     cluster.store.update(stale)
-    result = run_module(lock(cluster, ns, "bob@ctl:2"), capsys)
+    result = run_module(canary_lock, lock(cluster, ns, "bob@ctl:2"), check=False, diff=False)
     assert result["action"] == "taken_over" and result["previous_holder"] == "alice@ctl:1"
     assert lease(cluster, ns)["spec"]["holderIdentity"] == "bob@ctl:2"
     assert lease(cluster, ns)["spec"]["leaseTransitions"] == 1
 
 
-def test_force_takes_a_live_lease(cluster, ns, capsys):
-    run_module(lock(cluster, ns, "alice@ctl:1", ttl=300), capsys)
-    result = run_module(lock(cluster, ns, "operator", force=True), capsys)
+def test_force_takes_a_live_lease(cluster, ns, check=False, diff=False):
+    run_module(canary_lock, lock(cluster, ns, "alice@ctl:1", ttl=300), check=False, diff=False)
+    result = run_module(canary_lock, lock(cluster, ns, "operator", force=True), check=False, diff=False)
     assert result["action"] == "taken_over" and lease(cluster, ns)["spec"]["holderIdentity"] == "operator"
 
 
-def test_race_for_a_free_lease_has_one_winner(cluster, ns, capsys, monkeypatch):
+def test_race_for_a_free_lease_has_one_winner(cluster, ns, monkeypatch):
     real_get = canary_lock.ObjectAccess.get
     state = {"first": True}
 
@@ -131,12 +100,12 @@ def test_race_for_a_free_lease_has_one_winner(cluster, ns, capsys, monkeypatch):
         return obj
 
     monkeypatch.setattr(canary_lock.ObjectAccess, "get", get_then_interfere)
-    result = run_module(lock(cluster, ns, "bob@ctl:2"), capsys)
+    result = run_module(canary_lock, lock(cluster, ns, "bob@ctl:2"), check=False, diff=False)
     assert result["failed"] is True and "locked by carol@ctl:3" in result["msg"]
     assert lease(cluster, ns)["spec"]["holderIdentity"] == "carol@ctl:3"
 
 
-def test_bad_ttl_names_the_field(cluster, ns, capsys):
-    result = run_module(lock(cluster, ns, "alice", ttl=0), capsys)
+def test_bad_ttl_names_the_field(cluster, ns, check=False, diff=False):
+    result = run_module(canary_lock, lock(cluster, ns, "alice", ttl=0), check=False, diff=False)
     assert result["failed"] is True and "ttl must be a positive number of seconds" in result["msg"]
     assert lease(cluster, ns) is None

@@ -4,43 +4,9 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.progressive.delivery.plugins.modules import canary_state
 
-from tests.lab.apiserver import start_apiserver
-
-
-class _Cluster(object):
-    def __init__(self, api, kubeconfig):
-        self.api, self.store, self.kubeconfig = api, api.store, kubeconfig
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """The lab's API server alone: these modules only read and write objects (no controllers needed)."""
-    api = start_apiserver()
-    try:
-        yield _Cluster(api, api.write_kubeconfig(tmp_path_factory.mktemp("state") / "kubeconfig"))
-    finally:
-        api.stop()
-
-
-def run_module(module, args, capsys, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def ensure_namespace(cluster, name):
-    if cluster.store.get("v1", "Namespace", None, name) is None:
-        cluster.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+from tests.modules.cluster.harness import ensure_namespace, run_module
 
 
 def deployment(name, namespace, image="ghcr.io/stefanprodan/podinfo:6.0.0", config=None):
@@ -62,7 +28,7 @@ def deployment(name, namespace, image="ghcr.io/stefanprodan/podinfo:6.0.0", conf
 @pytest.fixture
 def ns(cluster, request):
     name = "st-" + request.node.name.replace("_", "-")[:40].lower().strip("-")
-    ensure_namespace(cluster, name)
+    ensure_namespace(cluster.store, name)
     return name
 
 
@@ -77,52 +43,52 @@ def stored(cluster, ns):
     return None if cm is None else json.loads(cm["data"]["status.json"])
 
 
-def test_read_when_nothing_is_stored(cluster, ns, capsys):
-    result = run_module(canary_state, base(cluster, ns), capsys)
+def test_read_when_nothing_is_stored(cluster, ns, check=False, diff=False):
+    result = run_module(canary_state, base(cluster, ns), check=False, diff=False)
     assert result["changed"] is False
     assert result["status"] == {} and result["exists"] is False
     assert stored(cluster, ns) is None
 
 
-def test_check_mode_predicts_then_write_then_idempotent(cluster, ns, capsys):
+def test_check_mode_predicts_then_write_then_idempotent(cluster, ns, check=False, diff=False):
     patch = {"phase": "Progressing", "canary_weight": 10, "failed_checks": 0, "last_applied_hash": "abc"}
-    predicted = run_module(canary_state, base(cluster, ns, status=patch), capsys, check_mode=True, diff=True)
+    predicted = run_module(canary_state, base(cluster, ns, status=patch), check=True, diff=True)
     assert predicted["changed"] is True
     assert predicted["diff"]["before"] == {}
     assert predicted["status"]["canary_weight"] == 10
     assert stored(cluster, ns) is None  # check mode wrote nothing
 
-    written = run_module(canary_state, base(cluster, ns, status=patch), capsys, diff=True)
+    written = run_module(canary_state, base(cluster, ns, status=patch), check=False, diff=True)
     assert written["changed"] is True
     assert stored(cluster, ns) == written["status"]
     assert written["status"]["last_transition_time"].endswith("Z")
     rv = cluster.store.get("v1", "ConfigMap", ns, "podinfo-canary-status")["metadata"]["resourceVersion"]
 
-    again = run_module(canary_state, base(cluster, ns, status=patch), capsys)
+    again = run_module(canary_state, base(cluster, ns, status=patch), check=False, diff=False)
     assert again["changed"] is False
     assert cluster.store.get("v1", "ConfigMap", ns, "podinfo-canary-status")["metadata"]["resourceVersion"] == rv
 
-    merged = run_module(canary_state, base(cluster, ns, status={"canary_weight": 20, "last_analysis": [{"name": "x", "value": 1.0}]}), capsys)
+    merged = run_module(canary_state, base(cluster, ns, status={"canary_weight": 20, "last_analysis": [{"name": "x", "value": 1.0}]}), check=False, diff=False)
     assert merged["changed"] is True
     assert stored(cluster, ns)["canary_weight"] == 20
     assert stored(cluster, ns)["last_applied_hash"] == "abc"  # merge patch keeps the rest
     assert stored(cluster, ns)["last_transition_time"] == written["status"]["last_transition_time"]  # phase unchanged
 
-    cleared = run_module(canary_state, base(cluster, ns, status={"last_analysis": None}), capsys)
+    cleared = run_module(canary_state, base(cluster, ns, status={"last_analysis": None}), check=False, diff=False)
     assert "last_analysis" not in stored(cluster, ns) and cleared["changed"] is True
 
 
-def test_bad_field_fails_and_writes_nothing(cluster, ns, capsys):
-    result = run_module(canary_state, base(cluster, ns, status={"phase": "Running"}), capsys)
+def test_bad_field_fails_and_writes_nothing(cluster, ns, check=False, diff=False):
+    result = run_module(canary_state, base(cluster, ns, status={"phase": "Running"}), check=False, diff=False)
     assert result["failed"] is True
     assert "status.phase must be one of" in result["msg"]
-    result = run_module(canary_state, base(cluster, ns, status={"weight": 10}), capsys)
+    result = run_module(canary_state, base(cluster, ns, status={"weight": 10}), check=False, diff=False)
     assert "status.weight is not a status field" in result["msg"]
     assert stored(cluster, ns) is None
 
 
-def test_stale_write_is_merged_again(cluster, ns, capsys, monkeypatch):
-    run_module(canary_state, base(cluster, ns, status={"phase": "Progressing", "canary_weight": 10}), capsys)
+def test_stale_write_is_merged_again(cluster, ns, monkeypatch):
+    run_module(canary_state, base(cluster, ns, status={"phase": "Progressing", "canary_weight": 10}), check=False, diff=False)
     real_get = canary_state.ObjectAccess.get
     calls = {"n": 0}
 
@@ -137,63 +103,63 @@ def test_stale_write_is_merged_again(cluster, ns, capsys, monkeypatch):
         return obj
 
     monkeypatch.setattr(canary_state.ObjectAccess, "get", get_then_interfere)
-    result = run_module(canary_state, base(cluster, ns, status={"failed_checks": 1}), capsys)
+    result = run_module(canary_state, base(cluster, ns, status={"failed_checks": 1}), check=False, diff=False)
     assert result["changed"] is True
     assert stored(cluster, ns) == {"phase": "Progressing", "canary_weight": 10, "requested": "abort", "failed_checks": 1}
 
 
-def test_detect_revision(cluster, ns, capsys):
+def test_detect_revision(cluster, ns, check=False, diff=False):
     cluster.store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo-config", "namespace": ns},
                           "data": {"PODINFO_UI_COLOR": "blue"}})
     cluster.store.create(deployment("podinfo", ns, config="podinfo-config"))
-    first = run_module(canary_state, base(cluster, ns, detect_revision=True), capsys)
+    first = run_module(canary_state, base(cluster, ns, detect_revision=True), check=False, diff=False)
     revision = first["revision"]
     assert revision["target_exists"] is True and revision["decision"] == "initialize"
     assert len(revision["hash"]) == 16 and revision["promoted_hash"] is None
 
-    run_module(canary_state, base(cluster, ns, status={"phase": "Initialized", "last_promoted_hash": revision["hash"]}), capsys)
-    assert run_module(canary_state, base(cluster, ns, detect_revision=True), capsys)["revision"]["decision"] == "unchanged"
+    run_module(canary_state, base(cluster, ns, status={"phase": "Initialized", "last_promoted_hash": revision["hash"]}), check=False, diff=False)
+    assert run_module(canary_state, base(cluster, ns, detect_revision=True), check=False, diff=False)["revision"]["decision"] == "unchanged"
 
     # a config change is a new revision (config tracking), unless tracking is off
     cm = cluster.store.get("v1", "ConfigMap", ns, "podinfo-config")
     cm["data"]["PODINFO_UI_COLOR"] = "red"
     cluster.store.update(cm)
-    changed = run_module(canary_state, base(cluster, ns, detect_revision=True), capsys)["revision"]
+    changed = run_module(canary_state, base(cluster, ns, detect_revision=True), check=False, diff=False)["revision"]
     assert changed["decision"] == "new" and changed["hash"] != revision["hash"]
-    untracked = run_module(canary_state, base(cluster, ns, detect_revision=True, config_tracking=False), capsys)["revision"]
+    untracked = run_module(canary_state, base(cluster, ns, detect_revision=True, config_tracking=False), check=False, diff=False)["revision"]
     assert untracked["hash"] != changed["hash"]
 
-    missing = run_module(canary_state, base(cluster, ns, target="nothere", detect_revision=True), capsys)["revision"]
+    missing = run_module(canary_state, base(cluster, ns, target="nothere", detect_revision=True), check=False, diff=False)["revision"]
     assert missing == {"hash": None, "promoted_hash": None, "target_exists": False, "decision": None}
 
 
-def test_absent_deletes_and_is_idempotent(cluster, ns, capsys):
-    run_module(canary_state, base(cluster, ns, status={"phase": "Succeeded"}), capsys)
-    predicted = run_module(canary_state, base(cluster, ns, state="absent"), capsys, check_mode=True)
+def test_absent_deletes_and_is_idempotent(cluster, ns, check=False, diff=False):
+    run_module(canary_state, base(cluster, ns, status={"phase": "Succeeded"}), check=False, diff=False)
+    predicted = run_module(canary_state, base(cluster, ns, state="absent"), check=True, diff=False)
     assert predicted["changed"] is True and stored(cluster, ns) is not None
-    assert run_module(canary_state, base(cluster, ns, state="absent"), capsys)["changed"] is True
+    assert run_module(canary_state, base(cluster, ns, state="absent"), check=False, diff=False)["changed"] is True
     assert stored(cluster, ns) is None
-    assert run_module(canary_state, base(cluster, ns, state="absent"), capsys)["changed"] is False
+    assert run_module(canary_state, base(cluster, ns, state="absent"), check=False, diff=False)["changed"] is False
 
 
-def test_unreachable_api_fails_clearly(tmp_path, capsys):
+def test_unreachable_api_fails_clearly(tmp_path, check=False, diff=False):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
         "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
     )
-    result = run_module(canary_state, {"kubeconfig": str(kubeconfig), "target": "podinfo", "namespace": "test"}, capsys)
+    result = run_module(canary_state, {"kubeconfig": str(kubeconfig), "target": "podinfo", "namespace": "test"}, check=False, diff=False)
     assert result["failed"] is True
     assert "127.0.0.1:9" in result["msg"] or "refused" in result["msg"].lower()
 
 
-def test_events_are_recorded_on_the_target(cluster, ns, capsys):
+def test_events_are_recorded_on_the_target(cluster, ns, check=False, diff=False):
     cluster.store.create(deployment("podinfo", ns))
     events = [{"text": "Advance podinfo.%s canary weight 25" % ns}, {"text": "Halt it", "type": "Warning"}]
-    predicted = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=events), capsys, check_mode=True)
+    predicted = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=events), check=True, diff=False)
     assert predicted["events"] == []
     assert cluster.store.list("v1", "Event", ns) == []
-    result = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=events), capsys)
+    result = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=events), check=False, diff=False)
     assert len(result["events"]) == 2 and result["changed"] is True
     stored_events = sorted(cluster.store.list("v1", "Event", ns), key=lambda e: e["metadata"]["name"])
     assert [e["message"] for e in stored_events] == [events[0]["text"], "Halt it"]
@@ -202,5 +168,5 @@ def test_events_are_recorded_on_the_target(cluster, ns, capsys):
     assert all(e["involvedObject"]["uid"] == target["metadata"]["uid"] for e in stored_events)
     assert all(e["involvedObject"]["kind"] == "Deployment" and e["reason"] == "Synced" for e in stored_events)
     # status unchanged but an event given: the event is still recorded
-    again = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=[{"text": "x"}]), capsys)
+    again = run_module(canary_state, base(cluster, ns, status={"canary_weight": 25}, events=[{"text": "x"}]), check=False, diff=False)
     assert len(again["events"]) == 1 and len(cluster.store.list("v1", "Event", ns)) == 3

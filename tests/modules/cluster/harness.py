@@ -56,6 +56,11 @@ def _forget_client_state():
     k8s_client._pool.clear()
 
 
+def ensure_namespace(store, name):
+    if store.get("v1", "Namespace", None, name) is None:
+        store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
 def snapshot(store):
     """What the modules may write, keyed by (kind, namespace, name), to prove nothing was written."""
     result = {}
@@ -117,8 +122,7 @@ def edit(store, api_version, kind, name, change, namespace=NAMESPACE):
 
 
 def seed(store, *objects, namespace=NAMESPACE):
-    if store.get("v1", "Namespace", None, namespace) is None:
-        store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    ensure_namespace(store, namespace)
     return [store.create(copy.deepcopy(obj)) for obj in objects]
 
 
