@@ -6,26 +6,21 @@ scaling and image changes roll, VirtualService changes in Envoy within a second,
 injected errors in Flagger's success-rate query, and ``down`` leaving nothing behind.
 """
 
-import http.client
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
-from urllib.parse import quote, urlsplit
 
 import pytest
 import yaml
 
+from tests.mesh import MANIFESTS, REPO, alive, cli, listening, running_lab, wait_for
+
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[3]
-MANIFESTS = REPO / "tests" / "lab" / "manifests" / "podinfo"
 NS = "test"
 CANARY_CLUSTER = "outbound|9898||podinfo-canary.test.svc.cluster.local"
 PRIMARY_CLUSTER = "outbound|9898||podinfo-primary.test.svc.cluster.local"
@@ -34,135 +29,10 @@ SUCCESS_RATE = ('sum(rate(istio_requests_total{reporter="destination",destinatio
                 'reporter="destination",destination_workload_namespace="test",destination_workload=~"podinfo"}[30s])) * 100')
 
 
-def cli(*args, timeout=90):
-    return subprocess.run([sys.executable, "-m", "tests.lab", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
-
-
-def wait_for(predicate, timeout, message, interval=0.1, describe=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s%s" % (timeout, message, ("\n" + describe()) if describe else ""))
-        time.sleep(interval)
-
-
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-        return True
-    except OSError:
-        return False
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-class Lab:
-    def __init__(self, directory):
-        self.directory = directory
-        self.up_seconds = None
-
-    @property
-    def info(self):
-        with open(os.path.join(self.directory, "lab.json")) as handle:
-            return json.load(handle)
-
-    @property
-    def client(self):
-        from kubernetes import config, dynamic
-        return dynamic.DynamicClient(config.new_client_from_config(self.info["kubeconfig"]))
-
-    def resource(self, api_version, kind):
-        return self.client.resources.get(api_version=api_version, kind=kind)
-
-    def get(self, url_key, host, path="/", headers=None):
-        url = urlsplit(self.info[url_key])
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-        try:
-            conn.request("GET", path, headers=dict(headers or {}, Host=host))
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def envoy_counter(self, name):
-        url = urlsplit(self.info["envoy_admin"])
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-        conn.request("GET", "/stats?filter=" + quote("^%s$" % re.escape(name)))
-        text = conn.getresponse().read().decode()
-        conn.close()
-        match = re.search(r": (\d+)$", text.strip())
-        return int(match.group(1)) if match else 0
-
-    def query(self, expr):
-        url = urlsplit(self.info["prometheus"])
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-        conn.request("GET", "/api/v1/query?query=" + quote(expr))
-        body = json.loads(conn.getresponse().read())
-        conn.close()
-        assert body["status"] == "success", body
-        return body["data"]["result"]
-
-    def pod_processes(self, workload="podinfo"):
-        """pod name -> (pid, version) of the workload's running pod processes the lab reports, checked against /proc."""
-        result = {}
-        for pid in self.info["pids"]["pods"]:
-            try:
-                with open("/proc/%d/environ" % pid, "rb") as handle:
-                    env = dict(item.split(b"=", 1) for item in handle.read().split(b"\0") if b"=" in item)
-                with open("/proc/%d/cmdline" % pid, "rb") as handle:
-                    cmdline = handle.read().split(b"\0")
-            except OSError:
-                continue
-            name = env.get(b"LAB_POD_NAME", b"").decode()
-            # Pod names are <deployment>-<template hash>-<suffix>.
-            if b"tests.lab.podinfo" in cmdline and alive(pid) and name.rsplit("-", 2)[0] == workload:
-                result[name] = (pid, env.get(b"PODINFO_VERSION", b"").decode())
-        return result
-
-    def describe(self, name="podinfo"):
-        deployment = self.resource("apps/v1", "Deployment").get(name=name, namespace=NS).to_dict()
-        lines = ["deployment %s: generation=%s spec.replicas=%s status=%s" % (
-            name, deployment["metadata"].get("generation"), deployment["spec"].get("replicas"), json.dumps(deployment.get("status")))]
-        for pod in self.resource("v1", "Pod").get(namespace=NS).to_dict()["items"]:
-            status = pod.get("status") or {}
-            lines.append("pod %s phase=%s conditions=%s containers=%s deleting=%s" % (
-                pod["metadata"]["name"], status.get("phase"), json.dumps(status.get("conditions")),
-                json.dumps(status.get("containerStatuses")), pod["metadata"].get("deletionTimestamp")))
-        lines.append("lab.json state=%s pods=%s processes=%s" % (self.info["state"], self.info["pids"]["pods"], self.pod_processes(name)))
-        return "\n".join(lines)
-
-    def rolled_out(self, name, replicas):
-        deployment = self.resource("apps/v1", "Deployment").get(name=name, namespace=NS).to_dict()
-        status = deployment.get("status") or {}
-        pods = [p for p in self.resource("v1", "Pod").get(namespace=NS).to_dict()["items"]
-                if (p["metadata"].get("labels") or {}).get("app") == name]
-        return (deployment["spec"]["replicas"] == replicas
-                and status.get("observedGeneration") == deployment["metadata"]["generation"]
-                and status.get("updatedReplicas") == replicas and status.get("readyReplicas") == replicas
-                and status.get("replicas") == replicas and len(pods) == replicas)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    directory = str(tmp_path_factory.mktemp("lab"))
-    started = time.monotonic()
-    up = cli("up", "--dir", directory)
-    lab = Lab(directory)
-    lab.up_seconds = time.monotonic() - started
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield lab
-    finally:
-        cli("down", "--dir", directory)
+    with running_lab(tmp_path_factory.mktemp("lab")) as running:
+        yield running
 
 
 def test_up_is_ready_fast_and_describes_the_lab(lab):
