@@ -14,10 +14,11 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, overlay, strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, RolloutInterrupted, overlay, strip_object
 from ansible_collections.progressive.delivery.plugins.module_utils._names import is_managed, primary_name
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio
 from ansible_collections.progressive.delivery.plugins.module_utils.routing.services import build_services, service_port
+from ansible_collections.progressive.delivery.plugins.module_utils.state import status as rollout_status
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import config as configs
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import primary as workload
 
@@ -203,6 +204,27 @@ def _scale_to_zero(cluster, target, changes, annotations=None):
     return cluster.write(target, overlay(target, desired), changes)
 
 
+def run_scale(module):
+    """canary_scale: the target's replicas during an analysis (the primary's count by default)."""
+    params = module.params
+    cluster = module.cluster
+    changes = _Changes()
+    namespace = params["namespace"]
+    target = _get_target(cluster, namespace, params["target"])
+    replicas = params.get("replicas")
+    if replicas is None:
+        primary = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary_name(params["target"]))
+        if primary is None:
+            raise CanaryError("Deployment %s/%s (the primary) not found: run progressive.delivery.canary_init first, or give replicas"
+                              % (namespace, primary_name(params["target"])), field="replicas")
+        replicas = max(int((primary.get("spec") or {}).get("replicas") or 1), 1)
+    elif replicas < 0:
+        raise CanaryError("replicas must be 0 or more, got %d" % replicas, field="replicas")
+    before = (target.get("spec") or {}).get("replicas")
+    cluster.write(target, overlay(target, {"spec": {"replicas": replicas}}), changes)
+    return _finish(module, changes, {"replicas": replicas, "previous_replicas": before})
+
+
 # ---------------------------------------------------------------------------------------------
 # canary_route and the routing part of promote / rollback
 
@@ -225,6 +247,27 @@ def _route(module, cluster, vs, weights, match, mirror, mirror_weight, changes, 
     return previous, cluster.write(vs, new_vs, changes)
 
 
+def route_to_primary(module):
+    """All traffic to the primary, A/B route and mirror removed: the first half of a rollback, alone.
+
+    Returns the weights before. Used where an abort must take effect before anything else runs.
+    """
+    cluster = module.cluster
+    vs = _get_virtual_service(cluster, module.params["namespace"], _apex(module.params))
+    previous, _vs = _route(module, cluster, vs, istio.weights_for(0), None, False, None, _Changes(), roles=("primary",))
+    return previous["weights"]
+
+
+def _refuse_increase_on_request(cluster, params, current, weight):
+    """A run under the lock never raises the canary's weight once an operator asked it to stop."""
+    status = rollout_status.decode(cluster.get("v1", "ConfigMap", params["namespace"], rollout_status.status_name(params["target"])))
+    request = status.get("requested")
+    if request:
+        raise RolloutInterrupted("canary weight of %s.%s not raised from %s to %s: %s was requested by %s"
+                                 % (params["target"], params["namespace"], current, weight, request,
+                                    (status.get("run") or {}).get("requested_by") or "an operator"), request, status.get("run"))
+
+
 def run_route(module):
     params = module.params
     cluster = module.cluster
@@ -239,6 +282,8 @@ def run_route(module):
     weight = params["weight"] if params.get("weight") is not None else current["weights"]["canary"]
     istio.validate_weight(weight)
     istio.validate_mirror(weight, params.get("mirror"), params.get("mirror_weight"))
+    if params.get("fence") and weight > current["weights"]["canary"]:
+        _refuse_increase_on_request(cluster, params, current["weights"]["canary"], weight)
     _check_destinations(cluster, params["namespace"], target)
     previous, result_vs = _route(module, cluster, vs, istio.weights_for(weight), match, params.get("mirror"),
                                  params.get("mirror_weight"), changes, roles=())
@@ -273,6 +318,11 @@ def run_promote(module):
         istio.read_state(_get_virtual_service(cluster, namespace, _apex(params)).get("spec") or {}, _route_target(params))
     tracked, renames = _tracked_configs(cluster, target, params.get("config_tracking", True))
     checksum = configs.config_checksum(tracked)
+    current_hash = workload.target_hash(target, checksum)
+    if params.get("expected_hash") and current_hash != params["expected_hash"]:
+        raise CanaryError("the target %s/%s changed since it was analysed (analysed revision %s, now %s): nothing was promoted; "
+                          "analyse the new revision (run the rollout again)" % (namespace, params["target"], params["expected_hash"],
+                                                                                current_hash), field="expected_hash")
 
     _write_config_copies(cluster, tracked, changes)
     primary = cluster.write(primary, workload.promoted_deployment(primary, target, renames, checksum), changes)

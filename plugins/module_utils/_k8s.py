@@ -20,6 +20,8 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
+from ansible_collections.progressive.delivery.plugins.module_utils.state import lock as lk
+from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import hold_lock
 
 K8S_CORE_IMPORT_ERROR = None
 try:
@@ -62,6 +64,7 @@ def common_argument_spec():
         target=dict(type="str", required=True),
         service_name=dict(type="str"),
     )
+    spec.update(copy.deepcopy(lk.FENCE_ARG_SPEC))
     return spec
 
 
@@ -191,6 +194,15 @@ class ClusterError(Exception):
     """An API call failed; the message says what was attempted and what to check."""
 
 
+class RolloutInterrupted(Exception):
+    """An operator's request (abort, promote) is pending: a fenced run must not raise the weight."""
+
+    def __init__(self, message, request, run=None):
+        super(RolloutInterrupted, self).__init__(message)
+        self.request = request
+        self.run = run or {}
+
+
 def _api_name(host):
     return "the Kubernetes API at %s" % host if host else "the Kubernetes API"
 
@@ -241,6 +253,8 @@ class Cluster(object):
         self.poll_interval = poll_interval
         self.host = getattr(getattr(client, "configuration", None), "host", None)
         self._resources = {}
+        # Called once, before the first write (fencing: see CanaryModule.cluster).
+        self.before_first_write = None
 
     def _call(self, action, what, func, *args, **kwargs):
         try:
@@ -289,6 +303,9 @@ class Cluster(object):
         real alike, so a check run predicts exactly what a real run reports. Server defaults are
         not part of it; whoever needs them reads the object again.
         """
+        if self.before_first_write is not None:
+            guard, self.before_first_write = self.before_first_write, None
+            guard()
         if existing is None:
             if not self.check_mode:
                 resource = self.resource(new["apiVersion"], new["kind"])
@@ -384,6 +401,11 @@ class CanaryModule(object):
                 # (bad kubeconfig path, missing context).
                 self.fail("could not load the Kubernetes client configuration: %s; check kubeconfig, context and host" % to_text(exc))
             self._cluster = Cluster(client, check_mode=self.check_mode)
+            fence = self.params.get("fence")
+            if fence:
+                params = self.params
+                self._cluster.before_first_write = lambda: hold_lock(client, params["target"], params["namespace"], fence,
+                                                                     check_mode=self.check_mode)
         return self._cluster
 
     def fail(self, msg, **kwargs):
@@ -395,6 +417,11 @@ class CanaryModule(object):
             result = func(self)
         except CanaryError as exc:
             self.fail(exc.message, field=exc.field)
+        except lk.LockLost as exc:
+            self.fail(to_text(exc), holder=exc.holder, lock_lost=True)
+        except RolloutInterrupted as exc:
+            self.fail(to_text(exc), interrupted=exc.request, requested_by=exc.run.get("requested_by"),
+                      request_reason=exc.run.get("requested_reason"))
         except ClusterError as exc:
             self.fail(to_text(exc))
         self.module.exit_json(**result)

@@ -20,7 +20,11 @@ description:
   - V(acquired) takes a free lease, renews one this O(holder) already has, and takes over one whose holder stopped
     renewing it for longer than its duration. A lease somebody else holds and renews makes the task fail at once,
     naming the holder, since when it holds it and when it expires.
-  - V(released) gives the lease back (clears the holder, keeps the object and its transition count).
+  - V(renewed) renews the tenure this run got (O(token), the RV(lease.token) that V(acquired) returned) and fails with
+    RV(lock_lost=true) when the run no longer owns it - taken over after it ran out, or released or taken by a forced
+    abort - even when the lease is free again. This is how a run notices, before its next write, that it must stop.
+  - V(released) gives the lease back (clears the holder, keeps the object and its transition count). With O(token) only
+    that tenure is released; a lease the run already lost is left alone.
   - Writes replace the Lease with the resourceVersion that was read, so two runs racing for a free lease cannot both
     get it; the loser fails naming the winner.
 options:
@@ -45,10 +49,15 @@ options:
     type: int
     default: 120
   state:
-    description: V(acquired) takes or renews the lock; V(released) gives it back.
+    description: V(acquired) takes or renews the lock; V(renewed) renews the tenure O(token) only; V(released) gives it back.
     type: str
-    choices: [acquired, released]
+    choices: [acquired, renewed, released]
     default: acquired
+  token:
+    description:
+      - The tenure this run holds, RV(lease.token) of the V(acquired) call (the lease's C(acquireTime)).
+      - Required with O(state=renewed); optional with O(state=released).
+    type: str
   force:
     description:
       - Take (or release) the lease even though another holder renews it. For an operator who knows the holder is gone,
@@ -124,6 +133,10 @@ lease:
     expires_at:
       description: When it runs out unless renewed.
       type: str
+    token:
+      description: The holder's tenure (the lease's acquire time); pass it to renew, release and fenced writes.
+      type: str
+      sample: "2026-12-01T10:00:00.000000Z"
     expired:
       description: Whether the holder stopped renewing it in time.
       type: bool
@@ -137,6 +150,10 @@ previous_holder:
   description: The holder before the call (null when it was free).
   returned: always
   type: str
+lock_lost:
+  description: V(true) when O(state=renewed) failed because the run no longer owns the lease (the message says who has it).
+  returned: on failure to renew
+  type: bool
 diff:
   description: The Lease spec before and after.
   returned: when diff mode is on and something changed
@@ -171,8 +188,9 @@ def argspec():
         namespace=dict(type="str", required=True),
         holder=dict(type="str", required=True),
         ttl=dict(type="int", default=120),
-        state=dict(type="str", choices=["acquired", "released"], default="acquired"),
+        state=dict(type="str", choices=["acquired", "renewed", "released"], default="acquired"),
         force=dict(type="bool", default=False),
+        token=dict(type="str", no_log=False),
     )
     return spec
 
@@ -184,7 +202,9 @@ def _now():
 def _decide(params, existing, now):
     target, namespace = params["target"], params["namespace"]
     if params["state"] == "released":
-        return lk.release(target, namespace, existing, params["holder"], now, force=params["force"])
+        return lk.release(target, namespace, existing, params["holder"], now, force=params["force"], lease_token=params["token"])
+    if params["state"] == "renewed":
+        return lk.renew(target, namespace, existing, params["holder"], params["token"], params["ttl"], now)
     return lk.acquire(target, namespace, existing, params["holder"], params["ttl"], now, force=params["force"])
 
 
@@ -217,7 +237,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleK8SModule(argument_spec=argspec(), supports_check_mode=True)
+    module = AnsibleK8SModule(argument_spec=argspec(), supports_check_mode=True, required_if=[("state", "renewed", ["token"])])
     if not HAS_DEPS:
         module.fail_json(msg="progressive.delivery.canary_lock needs kubernetes.core and its module_utils", exception=IMPORT_ERROR)
     try:
@@ -225,6 +245,8 @@ def main():
         module.exit_json(**run(module, client))
     except lk.LockHeld as exc:
         module.fail_json(msg=str(exc), holder=exc.holder)
+    except lk.LockLost as exc:
+        module.fail_json(msg=str(exc), holder=exc.holder, lock_lost=True)
     except (lk.LockError, Conflict) as exc:
         module.fail_json(msg=str(exc))
     except CoreException as exc:

@@ -122,6 +122,14 @@ options:
         so a rollout can count failed checks the way Flagger's threshold does.
     type: bool
     default: false
+  online_check:
+    description:
+      - First check that Prometheus answers Flagger's C(vector(1)) query, and fail (RV(online=false)) when it does not,
+        before any metric is queried. With an empty O(metrics) only this check runs.
+      - A rollout runs it before any traffic moves to the canary, so a metrics server that is down never lets traffic reach
+        an unanalysed canary.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - progressive.delivery.prometheus.module
   - progressive.delivery.attributes
@@ -290,6 +298,10 @@ error_kind:
   returned: on such a failure
   type: str
   sample: connection
+online:
+  description: With O(online_check=true), whether Prometheus answered C(vector(1)); null otherwise.
+  returned: always
+  type: bool
 msg:
   description: A one-line summary.
   returned: always
@@ -324,6 +336,7 @@ def argspec():
         ), mutually_exclusive=[("template", "query")]),
         on_no_data=dict(type="str", choices=list(checks.ON_NO_DATA_CHOICES), default="fail"),
         fail_on_breach=dict(type="bool", default=False),
+        online_check=dict(type="bool", default=False),
     )
 
 
@@ -333,17 +346,29 @@ def main():
     try:
         variables = checks.template_variables(params["provider"], params["target"], params["namespace"], params["interval"],
                                               service=params["service"], variables=params["variables"])
-        metric_checks = checks.build_checks(params["provider"], params["metrics"], params["interval"])
+        metric_checks = []
+        if params["metrics"] or not params["online_check"]:
+            metric_checks = checks.build_checks(params["provider"], params["metrics"], params["interval"])
         client = PrometheusClient.from_options(params["prometheus"])
     except (checks.CheckConfigError, PrometheusError) as exc:
         module.fail_json(msg=str(exc), changed=False)
+
+    if params["online_check"]:
+        try:
+            client.check_online()
+        except PrometheusError as exc:
+            module.fail_json(msg="the metrics server does not answer Flagger's vector(1) check: %s" % exc, changed=False,
+                             error_kind=exc.kind, online=False)
+        if not metric_checks:
+            module.exit_json(changed=False, online=True, passed=True, metrics=[], failed_metrics=[], skipped_metrics=[],
+                             error_metrics=[], msg="Prometheus answers vector(1)")
 
     try:
         report = checks.run_checks(client, metric_checks, variables, params["on_no_data"], provider=params["provider"])
     except PrometheusError as exc:
         module.fail_json(msg=str(exc), changed=False, error_kind=exc.kind)
 
-    result = dict(changed=False, msg=checks.summary(report), **report)
+    result = dict(changed=False, msg=checks.summary(report), online=True if params["online_check"] else None, **report)
     if report["error_metrics"]:
         errors = [m["message"] for m in report["metrics"] if m["status"] == checks.STATUS_ERROR]
         result["msg"] = "metric queries could not be evaluated: %s" % "; ".join(errors)

@@ -150,6 +150,7 @@ def argument_spec():
         route=dict(type="bool", default=True),
         scale_down=dict(type="bool", default=True),
         config_tracking=dict(type="bool", default=True),
+        expected_hash=dict(type="str"),
     )
     return spec
 

@@ -19,7 +19,8 @@ description:
   - The status holds what Flagger keeps in a Canary's status, with snake_case names - the C(phase), C(canary_weight),
     C(failed_checks), C(iterations), C(step), C(last_applied_hash), C(last_promoted_hash), C(last_transition_time),
     C(last_analysis) (the last metric results), C(message), C(reason), C(requested) (a promote or abort request to the
-    running rollout), C(strategy), C(started_at), C(run) and C(extra).
+    running rollout), C(strategy), C(started_at), C(schedule) (the weights of the analysis, to detect a changed schedule
+    on resume), C(run) and C(extra).
   - O(status) is applied as a JSON merge patch (RFC 7386) - fields it names are replaced, V(null) deletes a field,
     fields it leaves out are kept. C(last_transition_time) is set automatically when C(phase) changes.
   - Writes replace the ConfigMap with the resourceVersion that was read; when another writer got there first the patch
@@ -86,6 +87,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.fence
 attributes:
   check_mode:
     support: full
@@ -199,6 +201,10 @@ events:
   type: list
   elements: str
   sample: [podinfo.187a3c5e2f1d0a00]
+lock_lost:
+  description: V(true) when O(fence) was given and the run no longer owns the lock; nothing was written.
+  returned: on that failure
+  type: bool
 diff:
   description: The status before and after.
   returned: when diff mode is on and something changed
@@ -210,6 +216,7 @@ import datetime
 import time
 import traceback
 
+from ansible_collections.progressive.delivery.plugins.module_utils.state import lock as lk
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
 
 try:
@@ -217,10 +224,8 @@ try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-    from ansible_collections.progressive.delivery.plugins.module_utils._names import primary_name
-    from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import Conflict, ObjectAccess, api_message
-    from ansible_collections.progressive.delivery.plugins.module_utils.workload import config as workload_config
-    from ansible_collections.progressive.delivery.plugins.module_utils.workload import primary as workload_primary
+    from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import Conflict, ObjectAccess, api_message, hold_lock
+    from ansible_collections.progressive.delivery.plugins.module_utils.workload import revision
 
     HAS_DEPS = True
     IMPORT_ERROR = None
@@ -247,24 +252,14 @@ def argspec():
             reason=dict(type="str", default="Synced"),
         )),
     )
+    spec.update(copy.deepcopy(lk.FENCE_ARG_SPEC))
     return spec
 
 
-def current_hash(client, target, namespace, config_tracking):
-    """The target's hash as canary_init and canary_promote compute it, or None without a target."""
-    deployments = ObjectAccess(client, "apps/v1", "Deployment")
-    deployment = deployments.get(namespace, target)
-    if deployment is None:
-        return None, None
-    checksum = ""
-    if config_tracking:
-        pod_spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-        tracked, _renames = workload_config.tracked_objects(
-            pod_spec, lambda kind, name: ObjectAccess(client, "v1", kind).get(namespace, name), strict=False)
-        checksum = workload_config.config_checksum(tracked)
-    primary = deployments.get(namespace, primary_name(target))
-    promoted = workload_primary.promoted_hash(primary) if primary else None
-    return workload_primary.target_hash(deployment, checksum), promoted
+def _reader(client):
+    def read(api_version, kind, namespace, name):
+        return ObjectAccess(client, api_version, kind).get(namespace, name)
+    return read
 
 
 def record_events(module, client, events):
@@ -312,13 +307,16 @@ def run(module, client):
     result["previous_status"] = previous
 
     if params["detect_revision"]:
-        hash_now, promoted = current_hash(client, target, namespace, params["config_tracking"])
+        hash_now, promoted, _deployment = revision.current(_reader(client), target, namespace, params["config_tracking"])
         result["revision"] = {
             "hash": hash_now,
             "promoted_hash": promoted,
             "target_exists": hash_now is not None,
             "decision": st.revision_decision(previous, hash_now) if hash_now is not None else None,
         }
+
+    if params["fence"] and (params["status"] is not None or params["events"] or params["state"] == "absent"):
+        hold_lock(client, target, namespace, params["fence"], check_mode=module.check_mode)
 
     if params["state"] == "absent":
         result["status"] = {}
@@ -386,6 +384,8 @@ def main():
         module.exit_json(**run(module, client))
     except st.StatusError as exc:
         module.fail_json(msg=str(exc))
+    except lk.LockLost as exc:
+        module.fail_json(msg=str(exc), holder=exc.holder, lock_lost=True)
     except Conflict as exc:
         module.fail_json(msg=str(exc))
     except CoreException as exc:

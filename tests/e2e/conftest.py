@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 
 import pytest
 import yaml
@@ -142,6 +143,8 @@ class Canary(object):
 @pytest.fixture
 def canary(cluster, prometheus, tmp_path, request):
     namespace = "e2e-" + request.node.name.replace("_", "-")[5:30].strip("-")
+    if "[" in request.node.name:  # parametrized: the id decides
+        namespace = "%s-%x" % (namespace[:24].strip("-"), zlib.crc32(request.node.name.encode()) & 0xffffff)
     cluster.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     cluster.store.create(podinfo(namespace))
     target = Canary(cluster, prometheus, namespace, tmp_path)

@@ -162,6 +162,16 @@ class PrometheusClient(object):
             params["time"] = _time_param(time)
         return self._query("/api/v1/query", params, expr)
 
+    def check_online(self):
+        """Flagger's check that the metrics server answers: ``vector(1)`` must return 1.
+
+        Raises the typed error of the failure (connection, TLS, auth, API, response)."""
+        result = self.query("vector(1)")
+        samples = result.result if result.result_type == "vector" else []
+        if len(samples) != 1 or samples[0].get("value", [None, None])[1] not in ("1", 1):
+            raise PrometheusResponseError("Prometheus at %s answered vector(1) with %s instead of 1"
+                                          % (self.display_url, _short(json.dumps(result.result))), url=self.display_url)
+
     def query_range(self, expr, start, end, step):
         """``GET /api/v1/query_range``; ``step`` is a duration (``15s``) or seconds."""
         params = {"query": expr, "start": _time_param(start), "end": _time_param(end), "step": str(step)}

@@ -12,7 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import json
+
+from ansible_collections.progressive.delivery.plugins.module_utils.state import lock as lk
 
 try:
     from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
@@ -72,3 +75,29 @@ class ObjectAccess(object):
             return True
         except NotFoundError:
             return False
+
+
+def hold_lock(client, target, namespace, fence, check_mode=False):
+    """Prove that this run still owns the lock ``fence`` names, and renew it (the heartbeat).
+
+    Every write made under the lock calls this first: a run that lost the lock (taken over after
+    its lease ran out, or released by a forced abort) gets LockLost before it writes anything. The
+    renewal replaces the Lease guarded by the resourceVersion read, so a takeover that lands between
+    the read and the write makes it fail too. In check mode the lease is checked, not renewed.
+    """
+    leases = ObjectAccess(client, lk.API_VERSION, lk.KIND)
+    name = lk.lease_name(target)
+    for attempt in range(2):
+        existing = leases.get(namespace, name)
+        ttl = fence.get("ttl") or int(((existing or {}).get("spec") or {}).get("leaseDurationSeconds") or 1)
+        _action, lease = lk.renew(target, namespace, existing, fence["holder"], fence["token"], ttl,
+                                  datetime.datetime.now(datetime.timezone.utc))
+        if check_mode:
+            return lease
+        try:
+            return leases.replace(lease)
+        except Conflict:
+            # Somebody wrote the Lease between our read and our write: decide again on what they wrote.
+            if attempt:
+                raise
+    return None

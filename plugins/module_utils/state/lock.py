@@ -9,6 +9,12 @@ Same fields and meaning as Kubernetes leader election: ``holderIdentity``, ``lea
 ``leaseTransitions`` keeps counting. Writes are guarded by ``resourceVersion`` (the caller replaces
 the object it read), so two runs racing for a free lease cannot both win.
 
+A lease's identity is its holder plus its ``acquireTime`` (the *token* a run gets when it takes the
+lease). A run that renews, releases or writes under the lock presents its token: when somebody
+else took the lease meanwhile, or released it (a forced abort), the token no longer matches and the
+run has lost the lock, even if the lease is free again. Expiry only allows a takeover: a holder
+whose lease ran out but was not taken over still owns it.
+
 Plain Python: decisions only, no Ansible, no network.
 """
 
@@ -25,6 +31,15 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "progressive.delivery"
 TARGET_LABEL = "progressive.delivery/target"
 
+# The option by which a module writes under the lock (doc fragment progressive.delivery.fence).
+FENCE_ARG_SPEC = dict(
+    fence=dict(type="dict", options=dict(
+        holder=dict(type="str", required=True),
+        token=dict(type="str", required=True, no_log=False),
+        ttl=dict(type="int"),
+    )),
+)
+
 # Actions reported to the caller.
 CREATED = "created"
 RENEWED = "renewed"
@@ -35,6 +50,14 @@ NONE = "none"
 
 class LockError(ValueError):
     """Bad lock parameters."""
+
+
+class LockLost(Exception):
+    """The run no longer owns the lease it took (taken over, released by force, or deleted)."""
+
+    def __init__(self, message, holder=None):
+        super(LockLost, self).__init__(message)
+        self.holder = holder
 
 
 class LockHeld(Exception):
@@ -100,6 +123,47 @@ def describe(target, namespace, spec, now):
     )
 
 
+def token(spec):
+    """The identity of a holder's tenure: the time it acquired the lease."""
+    return (spec or {}).get("acquireTime")
+
+
+def owned(spec, holder, lease_token):
+    """Whether ``holder`` still holds the tenure ``lease_token`` it was given."""
+    spec = spec or {}
+    return bool(holder) and spec.get("holderIdentity") == holder and token(spec) == lease_token
+
+
+def lost_message(target, namespace, spec, holder, lease_token, now):
+    """Why ``holder`` lost the lock, naming who (if anybody) has it now."""
+    spec = spec or {}
+    current = spec.get("holderIdentity")
+    if current == holder:
+        why = "the lease was taken again at %s (this run took it at %s)" % (token(spec), lease_token)
+    elif current:
+        why = describe(target, namespace, spec, now)
+    else:
+        why = "the lease was released by somebody else (a forced abort or release) at %s" % (spec.get("renewTime") or "an unknown time")
+    return "this run (%s) lost the lock of canary %s.%s: %s; it stops without touching the canary" % (holder, target, namespace, why)
+
+
+def renew(target, namespace, existing, holder, lease_token, ttl, now):
+    """Renew the tenure ``lease_token`` of ``holder``: the Lease to replace, or LockLost."""
+    _check(holder, ttl)
+    if not lease_token:
+        raise LockError("token must be the lease's acquire time this run got when it took the lock (canary_lock's lease.token)")
+    if existing is None:
+        raise LockLost("this run (%s) lost the lock of canary %s.%s: the Lease %s was deleted; it stops without touching the canary"
+                       % (holder, target, namespace, lease_name(target)))
+    spec = existing.get("spec") or {}
+    if not owned(spec, holder, lease_token):
+        raise LockLost(lost_message(target, namespace, spec, holder, lease_token, now), spec.get("holderIdentity"))
+    lease = copy.deepcopy(existing)
+    lease["spec"]["renewTime"] = format_time(now)
+    lease["spec"]["leaseDurationSeconds"] = ttl
+    return RENEWED, lease
+
+
 def _check(holder, ttl):
     if not holder or not isinstance(holder, str):
         raise LockError("holder must be a non-empty string identifying this run (for example user@host:pid)")
@@ -151,11 +215,12 @@ def acquire(target, namespace, existing, holder, ttl, now, force=False):
     return (TAKEN_OVER if current else CREATED), lease
 
 
-def release(target, namespace, existing, holder, now, force=False):
+def release(target, namespace, existing, holder, now, force=False, lease_token=None):
     """Decide how to give the lock back: ``(RELEASED, lease)`` or ``(NONE, existing)``.
 
     Releasing a lease that is free, or that nobody holds, changes nothing. Releasing somebody
-    else's live lease raises LockHeld unless ``force``.
+    else's live lease raises LockHeld unless ``force``. With ``lease_token``, only that tenure is
+    released: a lease the run lost (taken over, re-taken) is left alone.
     """
     if not holder or not isinstance(holder, str):
         raise LockError("holder must be a non-empty string identifying this run (for example user@host:pid)")
@@ -164,6 +229,8 @@ def release(target, namespace, existing, holder, now, force=False):
     spec = existing.get("spec") or {}
     current = spec.get("holderIdentity")
     if not current:
+        return NONE, existing
+    if lease_token and not force and not owned(spec, holder, lease_token):
         return NONE, existing
     if current != holder and not force:
         until = expires_at(spec)
@@ -186,5 +253,6 @@ def summary(lease, now):
         "expires_at": format_time(until) if until else None,
         "expired": bool(spec.get("holderIdentity")) and (until is None or until <= now),
         "ttl": spec.get("leaseDurationSeconds"),
+        "token": token(spec) if spec.get("holderIdentity") else None,
         "transitions": spec.get("leaseTransitions", 0),
     }

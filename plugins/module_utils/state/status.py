@@ -95,7 +95,8 @@ FIELDS = {
     "requested": (_request, "one of " + ", ".join(REQUESTS) + " (a request to the running rollout)"),
     "strategy": (_text, "a string (canary)"),
     "started_at": (_text, "an RFC 3339 time"),
-    "run": (_dict, "a dict describing the run (holder, started_at)"),
+    "run": (_dict, "a dict describing the run (holder) and the last request to it (requested_by, requested_reason)"),
+    "schedule": (lambda v: isinstance(v, list) and all(_weight(w) for w in v), "a list of canary weights (the analysis' steps)"),
     "extra": (_any, "anything JSON (room for strategies that come next)"),
 }
 

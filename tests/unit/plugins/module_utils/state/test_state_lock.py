@@ -74,3 +74,59 @@ def test_bad_parameters():
         lk.acquire("podinfo", "test", None, "", 60, T0)
     with pytest.raises(lk.LockError, match="ttl must be a positive number of seconds"):
         lk.acquire("podinfo", "test", None, "a", 0, T0)
+
+
+# The tenure (holder + acquire time) decides ownership, not expiry -------------------------------------------
+
+
+def test_renew_keeps_the_tenure_and_extends_the_lease():
+    _action, lease = lk.acquire("podinfo", "test", None, "alice@ctl:1", 10, T0)
+    token = lk.summary(lease, T0)["token"]
+    assert token == "2026-01-02T03:04:05.123456Z"
+    action, renewed = lk.renew("podinfo", "test", lease, "alice@ctl:1", token, 30, later(25))
+    # an expired lease nobody took over is still the holder's
+    assert action == lk.RENEWED
+    assert renewed["spec"]["renewTime"] == lk.format_time(later(25))
+    assert renewed["spec"]["leaseDurationSeconds"] == 30
+    assert lk.token(renewed["spec"]) == token
+
+
+def test_renew_fails_on_a_lease_released_by_a_forced_abort():
+    """The race of the safety issue: a forced abort takes the lease, rolls back and releases it; the
+    interrupted run's renewal must not take the (now free) lease back."""
+    _action, lease = lk.acquire("podinfo", "test", None, "runner@ctl:1", 60, T0)
+    token = lk.token(lease["spec"])
+    _action, taken = lk.acquire("podinfo", "test", lease, "operator@laptop", 60, later(5), force=True)
+    _action, released = lk.release("podinfo", "test", taken, "operator@laptop", later(8))
+    for state in (taken, released):
+        with pytest.raises(lk.LockLost) as caught:
+            lk.renew("podinfo", "test", state, "runner@ctl:1", token, 60, later(9))
+        assert "runner@ctl:1" in str(caught.value) and "stops without touching the canary" in str(caught.value)
+    assert "operator@laptop" in str(pytest.raises(lk.LockLost, lk.renew, "podinfo", "test", taken, "runner@ctl:1", token, 60,
+                                                  later(9)).value)
+    assert "released by somebody else" in str(pytest.raises(lk.LockLost, lk.renew, "podinfo", "test", released, "runner@ctl:1",
+                                                             token, 60, later(9)).value)
+
+
+def test_renew_fails_when_the_same_holder_took_the_lease_again():
+    _action, lease = lk.acquire("podinfo", "test", None, "alice@ctl:1", 5, T0)
+    old = lk.token(lease["spec"])
+    _action, released = lk.release("podinfo", "test", lease, "alice@ctl:1", later(1))
+    _action, again = lk.acquire("podinfo", "test", released, "alice@ctl:1", 5, later(2))
+    with pytest.raises(lk.LockLost, match="taken again"):
+        lk.renew("podinfo", "test", again, "alice@ctl:1", old, 5, later(3))
+
+
+def test_renew_fails_on_a_deleted_lease_and_needs_a_token():
+    with pytest.raises(lk.LockLost, match="was deleted"):
+        lk.renew("podinfo", "test", None, "alice@ctl:1", "2026-01-02T03:04:05.123456Z", 5, T0)
+    with pytest.raises(lk.LockError, match="token"):
+        lk.renew("podinfo", "test", {"spec": {}}, "alice@ctl:1", "", 5, T0)
+
+
+def test_release_with_a_token_leaves_a_lost_lease_alone():
+    _action, lease = lk.acquire("podinfo", "test", None, "runner@ctl:1", 60, T0)
+    token = lk.token(lease["spec"])
+    _action, taken = lk.acquire("podinfo", "test", lease, "operator@laptop", 60, later(5), force=True)
+    assert lk.release("podinfo", "test", taken, "runner@ctl:1", later(6), lease_token=token) == (lk.NONE, taken)
+    assert lk.release("podinfo", "test", lease, "runner@ctl:1", later(6), lease_token=token)[0] == lk.RELEASED

@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters by which the rollout role validates its settings and asks the judge what an interval decides
+(plugins/module_utils/analysis/settings.py and judge.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import judge, settings
+
+
+def rollout_settings(variables):
+    """Validate the role's variables (a dict of target, namespace, analysis, ...); the normalised settings."""
+    if not isinstance(variables, dict):
+        raise AnsibleFilterError("rollout_settings expects a dict of the rollout's variables, got %r" % (variables,))
+    kubeconfig = variables.get("kubeconfig")
+    if kubeconfig and not os.path.isfile(os.path.expanduser(str(kubeconfig))):
+        raise AnsibleFilterError("rollout_kubeconfig: the kubeconfig file %s does not exist; set rollout_kubeconfig to the path "
+                                 "of your kubeconfig, or leave it empty to use K8S_AUTH_KUBECONFIG or ~/.kube/config" % kubeconfig)
+    try:
+        return settings.validate(variables)
+    except settings.SettingsError as exc:
+        raise AnsibleFilterError("rollout settings: %s (nothing was changed in the cluster)" % exc)
+
+
+def _canary(canary):
+    if not canary:
+        raise AnsibleFilterError("the canary's name.namespace is required")
+    return canary
+
+
+def canary_judge_start(status, decision, rollout, canary):
+    """Where an analysis begins: ``{state, events, schedule}`` (see judge.start)."""
+    try:
+        return judge.start(status, decision, rollout["steps"], rollout["threshold"], _canary(canary))
+    except (judge.JudgeError, KeyError, TypeError) as exc:
+        raise AnsibleFilterError("canary_judge_start: %s" % exc)
+
+
+def canary_judge(state, rollout, outcome, canary):
+    """The decision of one interval: ``{action, state, route_weight, reason, events, message}`` (see judge.decide)."""
+    try:
+        return judge.decide(dict((k, int(v)) for k, v in state.items() if k in ("step", "weight", "failed_checks", "iterations")),
+                            rollout["steps"], rollout["threshold"], outcome or {}, _canary(canary))
+    except (judge.JudgeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AnsibleFilterError("canary_judge: %s" % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "rollout_settings": rollout_settings,
+            "canary_judge_start": canary_judge_start,
+            "canary_judge": canary_judge,
+        }

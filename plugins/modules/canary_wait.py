@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_wait
+short_description: Wait out an analysis interval, or for the canary to be ready, and stop at once for an abort, a promotion or a new revision
+version_added: 1.0.0
+description:
+  - The wait of a rollout run, as Flagger's ticker waits between two checks, but interruptible - polling every O(poll)
+    seconds it ends early when
+  - an operator's abort or promotion request is recorded in the status (C(<target>-canary-status), see
+    M(progressive.delivery.canary_state)) - RV(interrupted=abort) or RV(interrupted=promote);
+  - the target's pod-template hash (with the tracked ConfigMaps and Secrets) differs from O(revision) - a new revision was
+    pushed during the analysis - RV(interrupted=revision);
+  - with O(until=canary_ready), the target Deployment is rolled out with at least one ready replica - RV(ready=true).
+  - With O(on_abort=route_to_primary) an abort request routes all traffic to the primary (A/B route and mirror removed, as
+    M(progressive.delivery.canary_rollback) does) the moment it is seen, before the module returns, so the traffic is safe
+    within one O(poll) of the request; scaling the canary down and recording the rollback are left to the caller.
+  - With O(fence) it proves before the first poll, and every third of the lease's duration, that the run still owns the
+    lock, renewing it (the run's heartbeat); a run that lost the lock fails with RV(lock_lost=true).
+author:
+  - Progressive Delivery maintainers (@progressive-delivery)
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - progressive.delivery.attributes
+  - progressive.delivery.fence
+  - progressive.delivery.routing
+attributes:
+  check_mode:
+    support: full
+    details: Looks once and returns without waiting (a dry run must not sleep) and without renewing the lock.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: Writes nothing but the lease renewal of O(fence), and the route to the primary of O(on_abort=route_to_primary).
+options:
+  namespace:
+    description: Namespace of the target.
+    type: str
+    required: true
+  target:
+    description: Name of the target Deployment (the canary).
+    type: str
+    required: true
+  seconds:
+    description: The longest wait, in seconds (fractions allowed). V(0) looks once.
+    type: float
+    required: true
+  until:
+    description:
+      - V(elapsed) waits the whole time unless interrupted; V(canary_ready) returns as soon as the canary is ready.
+    type: str
+    choices: [elapsed, canary_ready]
+    default: elapsed
+  revision:
+    description: The pod-template hash under analysis; a different hash ends the wait with RV(interrupted=revision).
+    type: str
+  config_tracking:
+    description: Include the tracked ConfigMaps and Secrets in the hash, as M(progressive.delivery.canary_state) does. Keep both equal.
+    type: bool
+    default: true
+  service_name:
+    description: The apex name (VirtualService and Services), for O(on_abort=route_to_primary). Defaults to O(target).
+    type: str
+  poll:
+    description: Seconds between two looks at the status, the target and the lock.
+    type: float
+    default: 0.5
+  on_abort:
+    description:
+      - V(return) only reports an abort request (RV(interrupted=abort)); V(route_to_primary) also sends all traffic to the
+        primary at once.
+    type: str
+    choices: [return, route_to_primary]
+    default: return
+seealso:
+  - module: progressive.delivery.canary_state
+  - module: progressive.delivery.canary_lock
+"""
+
+EXAMPLES = r"""
+- name: Wait for the end of the interval unless an operator aborts or a new revision arrives
+  progressive.delivery.canary_wait:
+    namespace: test
+    target: podinfo
+    seconds: 55
+    revision: "{{ analysed_hash }}"
+    fence:
+      holder: "{{ lock_holder }}"
+      token: "{{ lock.lease.token }}"
+  register: podinfo_wait
+
+- name: Roll back at once when an abort was requested
+  ansible.builtin.debug:
+    msg: "abort requested by {{ podinfo_wait.status.run.requested_by }}"
+  when: podinfo_wait.interrupted == 'abort'
+
+- name: Wait up to ten minutes for the canary to be ready
+  progressive.delivery.canary_wait:
+    namespace: test
+    target: podinfo
+    seconds: 600
+    until: canary_ready
+  register: podinfo_ready
+"""
+
+RETURN = r"""
+interrupted:
+  description: What ended the wait early - V(abort), V(promote), V(revision) - or null.
+  returned: success
+  type: str
+waited:
+  description: Seconds waited.
+  returned: success
+  type: float
+  sample: 4.51
+ready:
+  description: With O(until=canary_ready), whether the canary is ready; null otherwise.
+  returned: success
+  type: bool
+message:
+  description: With O(until=canary_ready), the canary's rollout state in the words of C(kubectl rollout status).
+  returned: success
+  type: str
+status:
+  description: The rollout's stored status when the wait ended (see M(progressive.delivery.canary_state)).
+  returned: success
+  type: dict
+revision:
+  description: The target's revision when the wait ended.
+  returned: success
+  type: dict
+  contains:
+    hash:
+      description: The pod-template hash of the target (null when the Deployment does not exist).
+      type: str
+on_abort:
+  description: With O(on_abort=route_to_primary) and an abort seen, the weights before traffic went to the primary.
+  returned: when an abort was acted on
+  type: dict
+  sample: {"primary": 80, "canary": 20}
+lock_lost:
+  description: V(true) when O(fence) was given and the run no longer owns the lock.
+  returned: on that failure
+  type: bool
+"""
+
+from ansible_collections.progressive.delivery.plugins.module_utils._canary import route_to_primary
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import CanaryModule, common_argument_spec, routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
+from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import hold_lock
+
+
+def argument_spec():
+    spec = common_argument_spec()
+    spec.update(routing_argument_spec())
+    spec.update(
+        on_abort=dict(type="str", choices=["return", "route_to_primary"], default="return"),
+        seconds=dict(type="float", required=True),
+        until=dict(type="str", choices=list(watch.UNTIL_CHOICES), default=watch.ELAPSED),
+        revision=dict(type="str"),
+        config_tracking=dict(type="bool", default=True),
+        poll=dict(type="float", default=0.5),
+    )
+    return spec
+
+
+def run_wait(module):
+    params = module.params
+    cluster = module.cluster
+    hold, heartbeat = None, None
+    if params["fence"]:
+        def hold():
+            return hold_lock(cluster.client, params["target"], params["namespace"], params["fence"], check_mode=module.check_mode)
+        lease = hold()
+        heartbeat = int(lease["spec"]["leaseDurationSeconds"]) / 3.0
+    result = watch.watch(cluster, params["target"], params["namespace"], 0 if module.check_mode else params["seconds"],
+                         until=params["until"], analysed_hash=params["revision"], config_tracking=params["config_tracking"],
+                         poll=max(params["poll"], 0.05), hold=hold, heartbeat=heartbeat,
+                         on_abort=(lambda: route_to_primary(module)) if params["on_abort"] == "route_to_primary" else None)
+    result["changed"] = False
+    return result
+
+
+def main():
+    CanaryModule(argument_spec()).run(run_wait)
+
+
+if __name__ == "__main__":
+    main()
