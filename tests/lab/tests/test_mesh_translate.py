@@ -265,3 +265,38 @@ def test_listeners_use_rds_files():
     hcm = listeners["mesh"]["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["rds"]["config_source"]["path_config_source"]["path"] == PATHS["mesh"]
     assert listeners["ingress"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 15002}
+
+
+def _only_match(http_route, context="mesh"):
+    spec = {"hosts": ["podinfo"], "http": [dict(http_route, route=[{"destination": {"host": "podinfo-canary"}}]),
+                                           {"name": "rest", "route": [{"destination": {"host": "podinfo-primary"}}]}]}
+    routes = vhost(run(base_state(virtualservices=[vs(spec)])), "podinfo.test")["routes"]
+    return [r["match"] for r in routes if r["name"] != "rest"]
+
+
+def test_without_headers_match_requests_that_lack_the_header_as_istiod_writes_it():
+    # istiod sets treat_missing_header_as_empty on an inverted string matcher: a request without the
+    # header is "not matching" it, so withoutHeaders lets it through. A present-match stays as it is.
+    [match] = _only_match({"match": [{"withoutHeaders": {"x-legacy": {"exact": "1"}, "x-debug": {}}}]})
+    assert match["headers"] == [
+        {"name": "x-debug", "invert_match": True, "present_match": True},
+        {"name": "x-legacy", "invert_match": True, "string_match": {"exact": "1"}, "treat_missing_header_as_empty": True},
+    ]
+
+
+def test_regex_star_is_a_present_match_as_in_istiod():
+    # `*` is not RE2 (Envoy would reject the route); istiod turns it into present_match.
+    [match] = _only_match({"match": [{"headers": {"x-beta": {"regex": "*"}}, "queryParams": {"debug": {"regex": "*"}},
+                                      "withoutHeaders": {"x-old": {"regex": "*"}}}]})
+    assert match["headers"] == [{"name": "x-beta", "present_match": True}, {"name": "x-old", "invert_match": True, "present_match": True}]
+    assert match["query_parameters"] == [{"name": "debug", "present_match": True}]
+
+
+def test_a_condition_naming_gateways_ignores_source_labels_as_istiod_does():
+    # istiod's sourceMatchHTTP: with gateways set only the gateways are checked; sourceLabels and
+    # sourceNamespace are ignored (the Istio API: "The gateway match is independent of sourceLabels").
+    assert _only_match({"match": [{"gateways": ["mesh"], "sourceLabels": {"app": "frontend"}, "headers": {"x": {"exact": "1"}}}]}) == [
+        {"prefix": "/", "headers": [{"name": "x", "string_match": {"exact": "1"}}]}]
+    assert _only_match({"match": [{"gateways": ["mesh"], "sourceNamespace": "other"}]}) == [{"prefix": "/"}]
+    assert _only_match({"match": [{"gateways": ["public-gateway"], "sourceLabels": {"app": "frontend"}}]}) == []
+    assert _only_match({"match": [{"sourceLabels": {"app": "frontend"}}, {"sourceNamespace": "test"}]}) == []
