@@ -38,6 +38,8 @@ ORIGINAL_SPEC_ANNOTATION = "progressive.delivery/original-spec"
 
 MODES = ("host", "subset")
 
+CLUSTER_DOMAIN = "svc.cluster.local"
+
 # Fields of an http route that the A/B route inherits from the weighted route (Flagger does the same).
 _INHERITED_ROUTE_FIELDS = ("rewrite", "timeout", "retries", "corsPolicy", "headers", "fault")
 
@@ -49,24 +51,30 @@ _HTTP_MATCH_FIELDS = _STRING_MATCH_FIELDS + _STRING_MATCH_MAP_FIELDS + (
 
 
 class RouteTarget(object):
-    """Where the managed routes send traffic: the primary and canary destinations and the route name."""
+    """Where the managed routes send traffic: the primary and canary destinations and the route name.
 
-    def __init__(self, primary, canary, route_name, mode):
+    ``namespace`` is the VirtualService's: short host names resolve in it (None: unknown, so a
+    short name only equals itself).
+    """
+
+    def __init__(self, primary, canary, route_name, mode, namespace=None):
         self.primary = primary
         self.canary = canary
         self.route_name = route_name
         self.mode = mode
+        self.namespace = namespace
 
     @property
     def match_route_name(self):
         return match_route_name(self.route_name)
 
     def __repr__(self):
-        return "RouteTarget(%r, %r, %r, %r)" % (self.primary, self.canary, self.route_name, self.mode)
+        return "RouteTarget(%r, %r, %r, %r, %r)" % (self.primary, self.canary, self.route_name, self.mode, self.namespace)
 
 
-def route_target(service_name, mode="host", host=None, primary_subset="primary", canary_subset="canary", route_name=None):
-    """Build the RouteTarget for the module options of the same names."""
+def route_target(service_name, mode="host", host=None, primary_subset="primary", canary_subset="canary", route_name=None,
+                 namespace=None):
+    """Build the RouteTarget for the module options of the same names (``namespace``: the VirtualService's)."""
     if mode not in MODES:
         raise CanaryError("mode must be one of %s, got %r" % (", ".join(MODES), mode), field="mode")
     if not service_name:
@@ -77,7 +85,7 @@ def route_target(service_name, mode="host", host=None, primary_subset="primary",
             raise CanaryError("destination_host is only used with mode=subset; with mode=host the destinations are "
                               "%s and %s: remove destination_host or set mode=subset" % (primary_name(service_name), canary_name(service_name)),
                               field="destination_host")
-        return RouteTarget({"host": primary_name(service_name)}, {"host": canary_name(service_name)}, route_name, mode)
+        return RouteTarget({"host": primary_name(service_name)}, {"host": canary_name(service_name)}, route_name, mode, namespace)
     host = host or service_name
     for field, subset in (("primary_subset", primary_subset), ("canary_subset", canary_subset)):
         if not subset:
@@ -85,7 +93,37 @@ def route_target(service_name, mode="host", host=None, primary_subset="primary",
     if primary_subset == canary_subset:
         raise CanaryError("primary_subset and canary_subset are both %r: they must name two different subsets" % primary_subset,
                           field="canary_subset")
-    return RouteTarget({"host": host, "subset": primary_subset}, {"host": host, "subset": canary_subset}, route_name, mode)
+    return RouteTarget({"host": host, "subset": primary_subset}, {"host": host, "subset": canary_subset}, route_name, mode, namespace)
+
+
+# ---------------------------------------------------------------------------------------------
+# Host names
+
+
+def qualified_host(host, namespace=None):
+    """The fully qualified name of a Service host as written in a VirtualService or DestinationRule.
+
+    ``backend`` (resolved in ``namespace``, as istiod resolves short names), ``backend.ns``,
+    ``backend.ns.svc`` and ``backend.ns.svc.cluster.local`` all name one Service; case and a
+    trailing dot do not matter. Other hosts (``app.example.com``, wildcards, IP addresses) and a
+    short name without a namespace are returned as they are.
+    """
+    host = (host or "").strip().rstrip(".").lower()
+    if not host or "*" in host or ":" in host:
+        return host
+    parts = host.split(".")
+    if len(parts) == 1:
+        return "%s.%s.%s" % (host, namespace, CLUSTER_DOMAIN) if namespace else host
+    if len(parts) == 2:
+        return "%s.%s" % (host, CLUSTER_DOMAIN)
+    if len(parts) == 3 and parts[2] == "svc":
+        return "%s.%s" % (host, CLUSTER_DOMAIN.split(".", 1)[1])
+    return host
+
+
+def same_host(one, other, namespace=None):
+    """Whether two spellings name the same host (see qualified_host); the one check used everywhere."""
+    return qualified_host(one, namespace) == qualified_host(other, namespace)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,13 +265,14 @@ def original_spec(virtual_service):
 # Reading and editing the managed routes
 
 
-def _same_destination(destination, wanted):
+def _same_destination(destination, wanted, namespace):
+    """Whether ``destination`` (as the user wrote it) is ``wanted`` (a RouteTarget's destination)."""
     destination = destination or {}
-    return destination.get("host") == wanted.get("host") and destination.get("subset") == wanted.get("subset")
+    return same_host(destination.get("host"), wanted.get("host"), namespace) and destination.get("subset") == wanted.get("subset")
 
 
-def _routes_to(route, wanted):
-    return any(_same_destination(entry.get("destination"), wanted) for entry in route.get("route") or [])
+def _routes_to(route, wanted, namespace):
+    return any(_same_destination(entry.get("destination"), wanted, namespace) for entry in route.get("route") or [])
 
 
 def find_weighted_route(spec, target):
@@ -247,7 +286,8 @@ def find_weighted_route(spec, target):
         if route.get("name") == target.route_name:
             return index
     candidates = [index for index, route in enumerate(http)
-                  if not route.get("name") and _routes_to(route, target.primary) and not _routes_to_only(route, target.canary)]
+                  if not route.get("name") and _routes_to(route, target.primary, target.namespace)
+                  and not _routes_to_only(route, target.canary, target.namespace)]
     if len(candidates) == 1:
         return candidates[0]
     names = [route.get("name") for route in http if route.get("name")]
@@ -258,9 +298,9 @@ def find_weighted_route(spec, target):
                       field="route_name")
 
 
-def _routes_to_only(route, wanted):
+def _routes_to_only(route, wanted, namespace):
     entries = route.get("route") or []
-    return bool(entries) and all(_same_destination(entry.get("destination"), wanted) for entry in entries)
+    return bool(entries) and all(_same_destination(entry.get("destination"), wanted, namespace) for entry in entries)
 
 
 def describe_destination(destination):
@@ -269,10 +309,10 @@ def describe_destination(destination):
     return destination["host"]
 
 
-def _weight_of(route, wanted):
+def _weight_of(route, wanted, namespace):
     entries = route.get("route") or []
     for entry in entries:
-        if _same_destination(entry.get("destination"), wanted):
+        if _same_destination(entry.get("destination"), wanted, namespace):
             if "weight" in entry:
                 return entry["weight"]
             # Istio: a lone destination without a weight gets all traffic.
@@ -293,7 +333,8 @@ def read_state(spec, target):
     if mirror and route.get("mirrorPercentage"):
         mirror_weight = route["mirrorPercentage"].get("value")
     return {
-        "weights": {"primary": _weight_of(route, target.primary), "canary": _weight_of(route, target.canary)},
+        "weights": {"primary": _weight_of(route, target.primary, target.namespace),
+                    "canary": _weight_of(route, target.canary, target.namespace)},
         "match": match,
         "mirror": bool(mirror),
         "mirror_weight": mirror_weight,
@@ -312,15 +353,16 @@ def _check_weights(weights):
 def _weighted_entries(route, target, weights):
     """The route's destination list with the two managed destinations at ``weights``.
 
-    Extra fields of an existing destination entry (port, headers) are kept; a destination that is
-    neither primary nor canary is an error, since the weights would no longer sum to 100.
+    Existing destination entries are kept as written (host spelling, port, headers); a missing one
+    is added in the spelling of the other. A destination that is neither primary nor canary is an
+    error, since the weights would no longer sum to 100.
     """
     existing = {}
     for entry in route.get("route") or []:
         destination = entry.get("destination") or {}
-        if _same_destination(destination, target.primary):
+        if _same_destination(destination, target.primary, target.namespace):
             existing["primary"] = entry
-        elif _same_destination(destination, target.canary):
+        elif _same_destination(destination, target.canary, target.namespace):
             existing["canary"] = entry
         else:
             raise CanaryError("route %r also sends traffic to %s; the managed route may only have the primary (%s) and canary (%s) "
@@ -329,11 +371,29 @@ def _weighted_entries(route, target, weights):
                                  describe_destination(target.primary), describe_destination(target.canary)),
                               field="route_name")
     entries = []
-    for role, wanted in (("primary", target.primary), ("canary", target.canary)):
-        entry = copy.deepcopy(existing.get(role) or {"destination": copy.deepcopy(wanted)})
+    for role, other, wanted in (("primary", "canary", target.primary), ("canary", "primary", target.canary)):
+        if role in existing:
+            entry = copy.deepcopy(existing[role])
+        else:
+            like = (existing.get(other) or {}).get("destination") or {}
+            entry = {"destination": _spelled_like(wanted, like, target)}
         entry["weight"] = weights[role]
         entries.append(entry)
     return entries
+
+
+def _spelled_like(wanted, like, target):
+    """``wanted`` written as the user wrote ``like``, the destination of the other role (``.ns.svc...``
+    suffix; with one host for both, as in subset mode, also its port)."""
+    result = copy.deepcopy(wanted)
+    host = like.get("host") or ""
+    if "." in host and "." not in wanted["host"]:
+        respelled = wanted["host"] + host[host.index("."):]
+        if same_host(respelled, wanted["host"], target.namespace):
+            result["host"] = respelled
+    if like.get("port") and same_host(like.get("host"), wanted["host"], target.namespace):
+        result["port"] = copy.deepcopy(like["port"])
+    return result
 
 
 def _merge_matches(route_match, ab_match):
@@ -362,8 +422,9 @@ def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=N
     index = find_weighted_route(result, target)
     route = http[index]
     route["route"] = _weighted_entries(route, target, weights)
+    primary_entry, canary_entry = route["route"]
     if mirror:
-        route["mirror"] = copy.deepcopy(target.canary)
+        route["mirror"] = copy.deepcopy(canary_entry["destination"])
         if mirror_weight is not None:
             route["mirrorPercentage"] = {"value": float(mirror_weight)}
         else:
@@ -380,7 +441,8 @@ def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=N
             if key in route:
                 ab_route[key] = copy.deepcopy(route[key])
         ab_route["match"] = _merge_matches(route.get("match"), match)
-        ab_route["route"] = [_destination(target.primary, 0), _destination(target.canary, 100)]
+        # The weighted route's destination entries as written there (host spelling, port, headers).
+        ab_route["route"] = [dict(copy.deepcopy(primary_entry), weight=0), dict(copy.deepcopy(canary_entry), weight=100)]
         http.insert(index, ab_route)
     result["http"] = http
     return result
@@ -411,22 +473,13 @@ def carry_routing_state(existing_spec, desired_spec, target):
 # Destination checks (run against objects the module read from the cluster)
 
 
-def destination_rule_hosts(host, namespace):
-    """The spellings of ``host`` a DestinationRule may use: short, ``name.ns``, ``name.ns.svc[.cluster.local]``."""
-    parts = host.split(".")
-    short, host_namespace = parts[0], parts[1] if len(parts) > 1 else namespace
-    spellings = set([host, "%s.%s" % (short, host_namespace), "%s.%s.svc" % (short, host_namespace),
-                     "%s.%s.svc.cluster.local" % (short, host_namespace)])
-    if host_namespace == namespace:
-        spellings.add(short)
-    return spellings
-
-
 def check_subsets(destination_rules, target, namespace, roles=("primary", "canary")):
     """Raise unless a DestinationRule for the target's host defines the needed subsets."""
     host = target.primary["host"]
-    spellings = destination_rule_hosts(host, namespace)
-    rules = [rule for rule in destination_rules if (rule.get("spec") or {}).get("host") in spellings]
+    wanted = qualified_host(host, namespace)
+    # A DestinationRule's short host resolves in the rule's own namespace.
+    rules = [rule for rule in destination_rules
+             if qualified_host((rule.get("spec") or {}).get("host"), (rule.get("metadata") or {}).get("namespace") or namespace) == wanted]
     if not rules:
         raise CanaryError("no DestinationRule in namespace %s has host %s; create one with subsets %s and %s "
                           "(mode=subset routes by subset), or set destination_host" % (namespace, host, target.primary["subset"], target.canary["subset"]),

@@ -339,6 +339,6 @@ def test_original_spec_annotation_is_compact_json():
 
 
 def test_destination_rule_host_spellings():
-    assert istio.destination_rule_hosts("backend", "prod") == {"backend", "backend.prod", "backend.prod.svc", "backend.prod.svc.cluster.local"}
-    other = istio.destination_rule_hosts("backend.other.svc.cluster.local", "prod")
-    assert "backend" not in other and "backend.other" in other
+    for spelling in ("backend", "backend.prod", "backend.prod.svc", "backend.prod.svc.cluster.local"):
+        assert istio.qualified_host(spelling, "prod") == "backend.prod.svc.cluster.local"
+    assert istio.qualified_host("backend.other.svc.cluster.local", "prod") != istio.qualified_host("backend", "prod")
