@@ -396,26 +396,22 @@ def _spelled_like(wanted, like, target):
     return result
 
 
-def _merge_matches(route_match, ab_match):
-    """Each A/B condition combined with each condition of the weighted route (both must hold)."""
-    if not route_match:
-        return copy.deepcopy(ab_match)
-    merged = []
-    for own in route_match:
-        for condition in ab_match:
-            combined = copy.deepcopy(own)
-            combined.update(copy.deepcopy(condition))
-            merged.append(combined)
-    return merged
-
-
 def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=None):
     """Return a copy of ``spec`` whose managed routes carry exactly the given state.
 
     ``weights`` is ``{"primary": p, "canary": c}`` (sum 100). ``match`` (normalised) puts an A/B
-    route ahead of the weighted route sending 100% to canary; ``None`` removes it. ``mirror`` mirrors
-    the weighted route to canary (``mirror_weight`` percent, all when None).
+    route ahead of the weighted route sending 100% to canary; ``None`` removes it. The A/B route
+    matches the requests that match both ``match`` and the weighted route's own conditions
+    (combine_matches). ``mirror`` mirrors the weighted route to canary (``mirror_weight`` percent,
+    all when None).
     """
+    def conditions(route):
+        return combine_matches(route.get("match"), match, route.get("name") or target.route_name, target.namespace)
+    return _set_routing(spec, target, weights, conditions if match else None, mirror, mirror_weight)
+
+
+def _set_routing(spec, target, weights, ab_conditions, mirror, mirror_weight):
+    """set_routing with ``ab_conditions(weighted_route)`` giving the A/B route's final conditions (None: no A/B route)."""
     _check_weights(weights)
     result = copy.deepcopy(spec)
     http = result.get("http") or []
@@ -435,12 +431,12 @@ def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=N
 
     http = [candidate for candidate in http if candidate.get("name") != target.match_route_name]
     index = [position for position, candidate in enumerate(http) if candidate is route][0]
-    if match:
+    if ab_conditions is not None:
         ab_route = {"name": target.match_route_name}
         for key in _INHERITED_ROUTE_FIELDS:
             if key in route:
                 ab_route[key] = copy.deepcopy(route[key])
-        ab_route["match"] = _merge_matches(route.get("match"), match)
+        ab_route["match"] = ab_conditions(route)
         # The weighted route's destination entries as written there (host spelling, port, headers).
         ab_route["route"] = [dict(copy.deepcopy(primary_entry), weight=0), dict(copy.deepcopy(canary_entry), weight=100)]
         http.insert(index, ab_route)
@@ -465,8 +461,271 @@ def carry_routing_state(existing_spec, desired_spec, target):
     weights = state["weights"]
     if weights["primary"] + weights["canary"] != 100:
         return desired_spec
-    return set_routing(desired_spec, target, weights, match=state["match"], mirror=state["mirror"],
-                       mirror_weight=state["mirror_weight"])
+    carried = state["match"]
+    if not carried:
+        return set_routing(desired_spec, target, weights, mirror=state["mirror"], mirror_weight=state["mirror_weight"])
+    existing_own = (existing_spec.get("http") or [])[find_weighted_route(existing_spec, target)].get("match") or None
+
+    def conditions(route):
+        # The A/B route already holds the weighted route's conditions: kept as it is while they are
+        # unchanged, else combined with the new ones (it can only get narrower, never wider).
+        if (route.get("match") or None) == existing_own:
+            return copy.deepcopy(carried)
+        return combine_matches(route.get("match"), carried, route.get("name") or target.route_name, target.namespace)
+    return _set_routing(desired_spec, target, weights, conditions, state["mirror"], state["mirror_weight"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The A/B route's conditions: the weighted route's own conditions AND the A/B conditions
+#
+# A route's ``match`` is an OR of HTTPMatchRequests and the fields of one HTTPMatchRequest are
+# ANDed, so requests that match the weighted route and an A/B condition are exactly those matching
+# (route condition i AND A/B condition j) for some i, j. Each pair becomes one condition holding
+# every field of both. A pair no request can satisfy is left out (the A/B route matches the same
+# requests without it). A pair one HTTPMatchRequest cannot express (two regexes on one header, say)
+# is an error: widening it would send requests to the canary that the weighted route never gets,
+# narrowing it would silently shrink the A/B test.
+
+
+class _Impossible(Exception):
+    """No request satisfies both conditions of a pair."""
+
+
+class _Inexpressible(Exception):
+    """Both conditions can hold at once, but no single HTTPMatchRequest says so."""
+
+
+def _describe_condition(condition):
+    return json.dumps(condition, sort_keys=True)
+
+
+def _matcher(spec, case_insensitive=False):
+    """An Istio StringMatch as ``(kind, text, case_insensitive)``.
+
+    ``kind`` is ``present`` for no matcher or the regex ``*`` (istiod writes a present-match),
+    ``unknown`` for anything else this module cannot reason about. Case only matters to exact and
+    prefix matchers of text that has cased characters (Envoy ignores it for regexes).
+    """
+    if not spec:
+        return ("present", None, False)
+    if isinstance(spec, dict) and len(spec) == 1:
+        kind, text = list(spec.items())[0]
+        if kind == "regex" and text == "*":
+            return ("present", None, False)
+        if kind in _STRING_MATCH_KINDS and isinstance(text, str):
+            uncased = text.lower() == text.upper()
+            return (kind, text, bool(case_insensitive) and kind != "regex" and not uncased)
+    return ("unknown", json.dumps(spec, sort_keys=True), False)
+
+
+def _describe_matcher(matcher):
+    kind, text, insensitive = matcher
+    if kind == "present":
+        return "present"
+    return "%s %s%s" % (kind, json.dumps(text) if kind != "unknown" else text, " (ignoring case)" if insensitive else "")
+
+
+def _covers(loose, tight):
+    """Whether every string ``tight`` accepts is also accepted by ``loose``."""
+    loose_kind, loose_text, loose_ci = loose
+    tight_kind, tight_text, tight_ci = tight
+    if loose_kind == "present":
+        return True
+    if loose_kind in ("regex", "unknown") or tight_kind in ("present", "regex", "unknown"):
+        return loose == tight
+    if loose_kind == "exact" and tight_kind == "prefix":
+        return False
+    if loose_kind == "prefix":
+        if len(tight_text) < len(loose_text):
+            return False
+        head = tight_text[:len(loose_text)]
+    else:
+        if len(tight_text) != len(loose_text):
+            return False
+        head = tight_text
+    if loose_ci:
+        return head.lower() == loose_text.lower()
+    # A case-insensitive tight matcher also accepts other cases of its head: fine only without cased characters.
+    return head == loose_text and (not tight_ci or head.lower() == head.upper())
+
+
+def _compatible(one, other):
+    """Whether some string could satisfy two exact/prefix matchers (neither covering the other)."""
+    (one_kind, one_text, one_ci), (other_kind, other_text, other_ci) = one, other
+    if one_kind == other_kind == "exact" and len(one_text) != len(other_text):
+        return False
+    for kind, text, shorter in ((one_kind, one_text, other_text), (other_kind, other_text, one_text)):
+        if kind == "exact" and len(text) < len(shorter):
+            return False
+    for a, b in zip(one_text, other_text):
+        if a != b and not ((one_ci or other_ci) and a.lower() == b.lower()):
+            return False
+    return True
+
+
+def _both(one, other, what):
+    """The matcher accepting what both accept (one of the two), for the field ``what``."""
+    if _covers(one, other):
+        return other
+    if _covers(other, one):
+        return one
+    if one[0] in ("exact", "prefix") and other[0] in ("exact", "prefix"):
+        if not _compatible(one, other):
+            raise _Impossible("%s: %s and %s" % (what, _describe_matcher(one), _describe_matcher(other)))
+        # A case-sensitive prefix and a longer matcher that ignores case: the prefix fixes the case of
+        # the head; when the rest has no cased characters one case-sensitive matcher says both.
+        for sensitive, insensitive in ((one, other), (other, one)):
+            if sensitive[0] == "prefix" and not sensitive[2] and insensitive[2] and len(insensitive[1]) > len(sensitive[1]):
+                rest = insensitive[1][len(sensitive[1]):]
+                if rest.lower() == rest.upper():
+                    return (insensitive[0], sensitive[1] + rest, False)
+    raise _Inexpressible("%s is %s in one and %s in the other, and one Istio condition holds a single matcher per field "
+                         "(RE2 has no AND of two patterns)" % (what, _describe_matcher(one), _describe_matcher(other)))
+
+
+def _neither(one, other, what):
+    """The matcher rejecting what either accepts (withoutHeaders): the broader of the two."""
+    if _covers(one, other) and not (one[0] == "present" and other[0] == "regex"):
+        if one[0] == "present" and other[:2] == ("exact", ""):
+            raise _Impossible("%s: absent and not empty" % what)  # a missing header counts as the empty string
+        return one
+    if _covers(other, one) and not (other[0] == "present" and one[0] == "regex"):
+        if other[0] == "present" and one[:2] == ("exact", ""):
+            raise _Impossible("%s: absent and not empty" % what)
+        return other
+    raise _Inexpressible("%s excludes %s in one and %s in the other, and one Istio condition excludes a single matcher per header"
+                         % (what, _describe_matcher(one), _describe_matcher(other)))
+
+
+def _pick(own, ab, matcher, own_spec, ab_spec):
+    """The spec (as the user wrote it) behind the chosen matcher."""
+    return copy.deepcopy(own_spec) if matcher == own else copy.deepcopy(ab_spec)
+
+
+def _combine_map(own_map, ab_map, field, negate=False, case_sensitive_names=False):
+    result = copy.deepcopy(own_map or {})
+    names = dict(((name if case_sensitive_names else name.lower()), name) for name in result)
+    for name, ab_spec in (ab_map or {}).items():
+        key = name if case_sensitive_names else name.lower()
+        if key not in names:
+            result[name] = copy.deepcopy(ab_spec)
+            names[key] = name
+            continue
+        own_name = names[key]
+        own_spec = result[own_name]
+        own, ab = _matcher(own_spec), _matcher(ab_spec)
+        chosen = (_neither if negate else _both)(own, ab, "%s.%s" % (field, own_name))
+        result[own_name] = _pick(own, ab, chosen, own_spec, ab_spec)
+    return result
+
+
+def _qualified_gateway(name, namespace):
+    if name == "mesh" or "/" in name or not namespace:
+        return name
+    return "%s/%s" % (namespace, name)
+
+
+def _combine_conditions(own, ab, namespace):
+    """One HTTPMatchRequest holding both ``own`` and ``ab``; raises _Impossible or _Inexpressible."""
+    result = {}
+    # uri with its own ignoreUriCase: a flag on the side without a uri matches nothing and is dropped.
+    uris = [(side, _matcher(side["uri"], side.get("ignoreUriCase"))) for side in (own, ab) if "uri" in side]
+    if len(uris) == 1:
+        side = uris[0][0]
+        result["uri"] = copy.deepcopy(side["uri"])
+        if "ignoreUriCase" in side:
+            result["ignoreUriCase"] = side["ignoreUriCase"]
+    elif len(uris) == 2:
+        chosen = _both(uris[0][1], uris[1][1], "uri")
+        sides = [side for side, matcher in uris if matcher == chosen]
+        if sides:
+            result["uri"] = copy.deepcopy(sides[0]["uri"])
+            if sides[0].get("ignoreUriCase"):
+                result["ignoreUriCase"] = sides[0]["ignoreUriCase"]
+        else:
+            result["uri"] = {chosen[0]: chosen[1]}
+    for field in ("scheme", "method", "authority"):
+        if field in own and field in ab:
+            mine, theirs = _matcher(own[field]), _matcher(ab[field])
+            result[field] = _pick(mine, theirs, _both(mine, theirs, field), own[field], ab[field])
+        elif field in own or field in ab:
+            result[field] = copy.deepcopy(own[field] if field in own else ab[field])
+    for field, negate, case_sensitive_names in (("headers", False, False), ("queryParams", False, True), ("withoutHeaders", True, False)):
+        if field in own or field in ab:
+            result[field] = _combine_map(own.get(field), ab.get(field), field, negate, case_sensitive_names)
+    for name, spec in (result.get("headers") or {}).items():
+        excluded = dict((key.lower(), value) for key, value in (result.get("withoutHeaders") or {}).items()).get(name.lower())
+        if excluded is not None and _covers(_matcher(excluded), _matcher(spec)):
+            raise _Impossible("headers.%s %s and withoutHeaders.%s %s"
+                              % (name, _describe_matcher(_matcher(spec)), name, _describe_matcher(_matcher(excluded))))
+    for field in ("port", "sourceNamespace"):
+        if field in own and field in ab and own[field] != ab[field]:
+            raise _Impossible("%s: %s and %s" % (field, json.dumps(own[field]), json.dumps(ab[field])))
+        if field in own or field in ab:
+            result[field] = copy.deepcopy(own[field] if field in own else ab[field])
+    if "sourceLabels" in own or "sourceLabels" in ab:
+        labels = dict(own.get("sourceLabels") or {})
+        for key, value in (ab.get("sourceLabels") or {}).items():
+            if key in labels and labels[key] != value:
+                raise _Impossible("sourceLabels.%s: %s and %s" % (key, json.dumps(labels[key]), json.dumps(value)))
+            labels[key] = value
+        result["sourceLabels"] = labels
+    if "gateways" in own and "gateways" in ab:
+        theirs = set(_qualified_gateway(name, namespace) for name in ab["gateways"])
+        result["gateways"] = [name for name in own["gateways"] if _qualified_gateway(name, namespace) in theirs]
+        if not result["gateways"]:
+            raise _Impossible("gateways: %s and %s" % (json.dumps(own["gateways"]), json.dumps(ab["gateways"])))
+    elif "gateways" in own or "gateways" in ab:
+        result["gateways"] = copy.deepcopy(own["gateways"] if "gateways" in own else ab["gateways"])
+    for side, other in ((own, ab), (ab, own)):
+        # istiod checks a condition that names gateways against them only and ignores its source fields.
+        if (side.get("sourceLabels") or side.get("sourceNamespace")) and not side.get("gateways") and other.get("gateways"):
+            raise _Inexpressible("one names gateways %s and the other sourceLabels/sourceNamespace, and Istio ignores sourceLabels "
+                                 "and sourceNamespace in a condition that names gateways" % json.dumps(other["gateways"]))
+    if own.get("name") and ab.get("name") and own["name"] != ab["name"]:
+        result["name"] = "%s-%s" % (own["name"], ab["name"])
+    elif own.get("name") or ab.get("name"):
+        result["name"] = own.get("name") or ab.get("name")
+    if ab.get("statPrefix") or own.get("statPrefix"):
+        result["statPrefix"] = ab.get("statPrefix") or own.get("statPrefix")
+    for side in (own, ab):
+        for key, value in side.items():
+            if key in _HTTP_MATCH_FIELDS:
+                continue
+            if key in result and result[key] != value:
+                raise _Inexpressible("%s is %s in one and %s in the other" % (key, json.dumps(result[key]), json.dumps(value)))
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def combine_matches(route_match, ab_match, route_name, namespace=None):
+    """The conditions of the A/B route: each condition of the weighted route ``route_name`` AND each
+    A/B condition (see the comment above). ``route_match`` None or empty matches every request."""
+    if not ab_match:
+        return None
+    if not route_match:
+        return copy.deepcopy(ab_match)
+    combined, impossible = [], []
+    for own_index, own in enumerate(route_match):
+        for ab_index, ab in enumerate(ab_match):
+            pair = "the weighted route %r match[%d] %s and A/B match[%d] %s" % (
+                route_name, own_index, _describe_condition(own), ab_index, _describe_condition(ab))
+            try:
+                condition = _combine_conditions(own or {}, ab or {}, namespace)
+            except _Impossible as exc:
+                impossible.append("%s (%s)" % (pair, exc))
+                continue
+            except _Inexpressible as exc:
+                raise CanaryError("cannot combine %s into one Istio condition: %s. Nothing was changed; write the A/B "
+                                  "condition so that it constrains that field in a way one matcher can say, or match "
+                                  "on another field" % (pair, exc), field="match")
+            if condition not in combined:
+                combined.append(condition)
+    if not combined:
+        raise CanaryError("no request can match both the weighted route's conditions and the A/B conditions, so the A/B route "
+                          "would never send traffic to the canary: %s. Nothing was changed; fix match"
+                          % "; ".join(impossible), field="match")
+    return combined
 
 
 # ---------------------------------------------------------------------------------------------

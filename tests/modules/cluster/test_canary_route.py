@@ -223,3 +223,25 @@ def test_host_mode_on_a_virtual_service_with_qualified_destinations(initialised)
     rerun = run_module(canary_init, lab, dict(namespace=NAMESPACE, target="podinfo", wait_timeout=30))
     assert not rerun.get("failed"), rerun
     assert route(lab)["weights"] == {"primary": 75, "canary": 25}, "canary_init kept the split it read"
+
+
+def test_ab_match_keeps_the_weighted_routes_conditions_or_fails_writing_nothing(initialised):
+    lab = initialised
+    vs = stored_vs(lab)
+    vs["spec"]["http"][0]["match"] = [{"uri": {"prefix": "/api"}}, {"headers": {"x-api": {"exact": "1"}}}]
+    lab.store.update(vs)
+    result = route(lab, weight=0, match=[{"headers": {"x-beta": {"exact": "on"}}}])
+    assert not result.get("failed"), result
+    assert result["match"] == [{"uri": {"prefix": "/api"}, "headers": {"x-beta": {"exact": "on"}}},
+                               {"headers": {"x-api": {"exact": "1"}, "x-beta": {"exact": "on"}}}]
+    assert stored_vs(lab)["spec"]["http"][0]["match"] == result["match"]
+    validate_object(stored_vs(lab))
+    assert route(lab, weight=0, match=[{"headers": {"x-beta": {"exact": "on"}}}])["changed"] is False
+
+    before = snapshot(lab.store)
+    for match, words in (([{"uri": {"exact": "/v2"}, "headers": {"x-api": {"exact": "2"}}}], "no request can match"),
+                         ([{"uri": {"regex": "/api/v[0-9]+"}}], "cannot combine")):
+        failed = route(lab, weight=0, match=match)
+        assert failed.get("failed") and words in failed["msg"] and failed.get("field") == "match", failed
+        assert "the weighted route 'podinfo' match[0]" in failed["msg"], failed["msg"]
+        assert snapshot(lab.store) == before
