@@ -57,7 +57,10 @@ options:
   match:
     description:
       - Istio C(HTTPMatchRequest) conditions for the A/B route (any one matching sends the request to the canary); see the examples
-        for a header, a cookie (a regex on the C(cookie) header) and C(sourceLabels).
+        for a header, a cookie and C(sourceLabels).
+      - A cookie is matched by a regex on the C(cookie) header, which Envoy applies to the whole header value (RE2). Browsers
+        separate cookies with a semicolon and a space, so the regex has to allow the space, as the example does - it matches
+        the cookie C(canary=always) wherever it is in the header, and neither C(xcanary=always) nor C(canary=alwaysx).
       - String matchers are C(exact), C(prefix), C(regex), and C(suffix) (written as an anchored regex, since Istio has none).
       - When the weighted route has match conditions of its own, the A/B route only takes requests that match one of them
         B(and) one A/B condition, as the weighted route would otherwise never see the others. Each pair (route condition,
@@ -106,8 +109,8 @@ EXAMPLES = r"""
           x-canary:
             exact: insider
       - headers:
-          cookie:
-            regex: "^(.*?;)?(canary=always)(;.*)?$"
+          cookie:                 # single quotes: \s is not an escape in a double-quoted YAML string
+            regex: '^(.*?;\s*)?(canary=always)(;.*)?$'
 
 - name: >-
     A/B test on a route that has conditions of its own (uri prefix /api or header x-api) - only beta testers of the API

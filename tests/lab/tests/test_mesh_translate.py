@@ -124,7 +124,7 @@ def test_weights_are_relative_and_zero_weights_dropped():
 
 def test_header_cookie_uri_matches_keep_route_order():
     spec = {"hosts": ["podinfo"], "http": [
-        {"name": "insiders", "match": [{"headers": {"X-Canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}],
+        {"name": "insiders", "match": [{"headers": {"X-Canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}}}],
          "route": [{"destination": {"host": "podinfo-canary"}}]},
         {"match": [{"uri": {"prefix": "/api"}, "queryParams": {"debug": {"exact": "1"}}, "method": {"exact": "GET"}}],
          "rewrite": {"uri": "/"}, "route": [{"destination": {"host": "podinfo-canary"}}]},
@@ -133,7 +133,7 @@ def test_header_cookie_uri_matches_keep_route_order():
     routes = vhost(run(base_state(virtualservices=[vs(spec)])), "podinfo.test")["routes"]
     assert [r["name"] for r in routes] == ["insiders", "insiders", "podinfo.test.1", "podinfo.test.2", "podinfo.test.3"]
     assert routes[0]["match"] == {"prefix": "/", "headers": [{"name": "x-canary", "string_match": {"exact": "insider"}}]}
-    assert routes[1]["match"]["headers"] == [{"name": "cookie", "string_match": {"safe_regex": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}]
+    assert routes[1]["match"]["headers"] == [{"name": "cookie", "string_match": {"safe_regex": {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}}}]
     assert routes[2]["match"] == {"prefix": "/api", "headers": [{"name": ":method", "string_match": {"exact": "GET"}}],
                                   "query_parameters": [{"name": "debug", "string_match": {"exact": "1"}}]}
     assert routes[2]["route"]["prefix_rewrite"] == "/"

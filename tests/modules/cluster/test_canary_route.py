@@ -54,7 +54,7 @@ def test_weight_check_mode_diff_and_idempotency(initialised):
 
 def test_ab_match_then_mirror_then_back(initialised):
     lab = initialised
-    match = [{"headers": {"x-canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
+    match = [{"headers": {"x-canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}}},
              {"sourceLabels": {"app": "frontend"}}, {"headers": {"user-agent": {"suffix": "Mobile"}}}]
     ab = route(lab, weight=0, match=match)
     assert not ab.get("failed"), ab
