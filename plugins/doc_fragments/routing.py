@@ -24,6 +24,10 @@ options:
   destination_host:
     description:
       - With O(mode=subset), the single destination host. Defaults to O(service_name).
+      - Every spelling of one Service is the same host, as in Istio, a short name being in O(namespace). V(backend),
+        V(backend.test), V(backend.test.svc) and V(backend.test.svc.cluster.local) all find destinations written in any of
+        these forms, and the destinations keep the spelling (and port) they are written with. The same holds in O(mode=host)
+        for C(<apex>-primary) and C(<apex>-canary).
       - Not to be confused with O(host), the address of the Kubernetes API server.
     type: str
   primary_subset:

@@ -36,7 +36,8 @@ def _apex(params):
 def _route_target(params):
     return istio.route_target(_apex(params), mode=params.get("mode") or "host", host=params.get("destination_host"),
                               primary_subset=params.get("primary_subset") or "primary",
-                              canary_subset=params.get("canary_subset") or "canary", route_name=params.get("route_name"))
+                              canary_subset=params.get("canary_subset") or "canary", route_name=params.get("route_name"),
+                              namespace=params.get("namespace"))
 
 
 def _get_target(cluster, namespace, name):
@@ -140,7 +141,7 @@ def run_init(module):
         workload.check_hpa_targets(hpa, params["target"])
     tracked, renames = _tracked_configs(cluster, target, params.get("config_tracking", True))
     checksum = configs.config_checksum(tracked)
-    route_target = istio.route_target(apex)
+    route_target = istio.route_target(apex, namespace=namespace)
     desired_vs = istio.build_virtual_service(namespace, apex, hosts=params.get("hosts"), gateways=params.get("gateways"),
                                              retries=params.get("retries"), timeout=params.get("timeout"),
                                              cors_policy=params.get("cors_policy"), headers=params.get("headers"))

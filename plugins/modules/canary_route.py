@@ -57,9 +57,25 @@ options:
   match:
     description:
       - Istio C(HTTPMatchRequest) conditions for the A/B route (any one matching sends the request to the canary); see the examples
-        for a header, a cookie (a regex on the C(cookie) header) and C(sourceLabels).
+        for a header, a cookie and C(sourceLabels).
+      - A cookie is matched by a regex on the C(cookie) header, which Envoy applies to the whole header value (RE2). Browsers
+        separate cookies with a semicolon and a space, so the regex has to allow the space, as the example does - it matches
+        the cookie C(canary=always) wherever it is in the header, and neither C(xcanary=always) nor C(canary=alwaysx).
       - String matchers are C(exact), C(prefix), C(regex), and C(suffix) (written as an anchored regex, since Istio has none).
-      - When the weighted route has match conditions of its own, each A/B condition is combined with each of them.
+      - When the weighted route has match conditions of its own, the A/B route only takes requests that match one of them
+        B(and) one A/B condition, as the weighted route would otherwise never see the others. Each pair (route condition,
+        A/B condition) becomes one Istio condition holding every field of both - C(headers), C(queryParams) and
+        C(withoutHeaders) merged by name, C(uri) with its own C(ignoreUriCase), C(scheme), C(method), C(authority), C(port),
+        C(sourceLabels), C(sourceNamespace), C(gateways) (the names in both lists).
+      - When both constrain the same field, the narrower matcher is kept (C(uri) prefix C(/api) and exact C(/api/beta) give exact
+        C(/api/beta)). A pair that no request can satisfy (C(uri) prefix C(/api) and exact C(/v2), one header with two different
+        exact values, two ports) matches nothing and is left out; when no pair is left the module fails, naming the conditions,
+        and writes nothing.
+      - A pair that one Istio condition cannot express makes the module fail, naming both conditions, and nothing is written
+        (widening the pair would send requests to the canary that the weighted route does not get, narrowing it would shrink
+        the A/B test). That is the case for two different regexes, or a regex and another matcher, on one field; two
+        different C(withoutHeaders) matchers on one header; C(gateways) in one and C(sourceLabels) or C(sourceNamespace) in the
+        other (Istio ignores those two in a condition that names gateways).
       - An empty list is an error; omit the option to remove the A/B route.
     type: list
     elements: dict
@@ -93,8 +109,20 @@ EXAMPLES = r"""
           x-canary:
             exact: insider
       - headers:
-          cookie:
-            regex: "^(.*?;)?(canary=always)(;.*)?$"
+          cookie:                 # single quotes: \s is not an escape in a double-quoted YAML string
+            regex: '^(.*?;\s*)?(canary=always)(;.*)?$'
+
+- name: >-
+    A/B test on a route that has conditions of its own (uri prefix /api or header x-api) - only beta testers of the API
+    reach the canary; the A/B route gets [/api and x-beta: on, x-api: 1 and x-beta: on]
+  progressive.delivery.canary_route:
+    namespace: test
+    target: podinfo
+    weight: 0
+    match:
+      - headers:
+          x-beta:
+            exact: "on"
 
 - name: Blue/green with mirroring - copy half of the requests to the canary
   progressive.delivery.canary_route:
@@ -135,7 +163,9 @@ previous_weights:
   type: dict
   sample: {"primary": 100, "canary": 0}
 match:
-  description: The conditions of the A/B route after the change, or null when there is none.
+  description:
+    - The conditions of the A/B route after the change (the O(match) conditions combined with the weighted route's own), or
+      null when there is none.
   returned: success
   type: list
   elements: dict

@@ -38,6 +38,8 @@ ORIGINAL_SPEC_ANNOTATION = "progressive.delivery/original-spec"
 
 MODES = ("host", "subset")
 
+CLUSTER_DOMAIN = "svc.cluster.local"
+
 # Fields of an http route that the A/B route inherits from the weighted route (Flagger does the same).
 _INHERITED_ROUTE_FIELDS = ("rewrite", "timeout", "retries", "corsPolicy", "headers", "fault")
 
@@ -49,24 +51,30 @@ _HTTP_MATCH_FIELDS = _STRING_MATCH_FIELDS + _STRING_MATCH_MAP_FIELDS + (
 
 
 class RouteTarget(object):
-    """Where the managed routes send traffic: the primary and canary destinations and the route name."""
+    """Where the managed routes send traffic: the primary and canary destinations and the route name.
 
-    def __init__(self, primary, canary, route_name, mode):
+    ``namespace`` is the VirtualService's: short host names resolve in it (None: unknown, so a
+    short name only equals itself).
+    """
+
+    def __init__(self, primary, canary, route_name, mode, namespace=None):
         self.primary = primary
         self.canary = canary
         self.route_name = route_name
         self.mode = mode
+        self.namespace = namespace
 
     @property
     def match_route_name(self):
         return match_route_name(self.route_name)
 
     def __repr__(self):
-        return "RouteTarget(%r, %r, %r, %r)" % (self.primary, self.canary, self.route_name, self.mode)
+        return "RouteTarget(%r, %r, %r, %r, %r)" % (self.primary, self.canary, self.route_name, self.mode, self.namespace)
 
 
-def route_target(service_name, mode="host", host=None, primary_subset="primary", canary_subset="canary", route_name=None):
-    """Build the RouteTarget for the module options of the same names."""
+def route_target(service_name, mode="host", host=None, primary_subset="primary", canary_subset="canary", route_name=None,
+                 namespace=None):
+    """Build the RouteTarget for the module options of the same names (``namespace``: the VirtualService's)."""
     if mode not in MODES:
         raise CanaryError("mode must be one of %s, got %r" % (", ".join(MODES), mode), field="mode")
     if not service_name:
@@ -77,7 +85,7 @@ def route_target(service_name, mode="host", host=None, primary_subset="primary",
             raise CanaryError("destination_host is only used with mode=subset; with mode=host the destinations are "
                               "%s and %s: remove destination_host or set mode=subset" % (primary_name(service_name), canary_name(service_name)),
                               field="destination_host")
-        return RouteTarget({"host": primary_name(service_name)}, {"host": canary_name(service_name)}, route_name, mode)
+        return RouteTarget({"host": primary_name(service_name)}, {"host": canary_name(service_name)}, route_name, mode, namespace)
     host = host or service_name
     for field, subset in (("primary_subset", primary_subset), ("canary_subset", canary_subset)):
         if not subset:
@@ -85,7 +93,37 @@ def route_target(service_name, mode="host", host=None, primary_subset="primary",
     if primary_subset == canary_subset:
         raise CanaryError("primary_subset and canary_subset are both %r: they must name two different subsets" % primary_subset,
                           field="canary_subset")
-    return RouteTarget({"host": host, "subset": primary_subset}, {"host": host, "subset": canary_subset}, route_name, mode)
+    return RouteTarget({"host": host, "subset": primary_subset}, {"host": host, "subset": canary_subset}, route_name, mode, namespace)
+
+
+# ---------------------------------------------------------------------------------------------
+# Host names
+
+
+def qualified_host(host, namespace=None):
+    """The fully qualified name of a Service host as written in a VirtualService or DestinationRule.
+
+    ``backend`` (resolved in ``namespace``, as istiod resolves short names), ``backend.ns``,
+    ``backend.ns.svc`` and ``backend.ns.svc.cluster.local`` all name one Service; case and a
+    trailing dot do not matter. Other hosts (``app.example.com``, wildcards, IP addresses) and a
+    short name without a namespace are returned as they are.
+    """
+    host = (host or "").strip().rstrip(".").lower()
+    if not host or "*" in host or ":" in host:
+        return host
+    parts = host.split(".")
+    if len(parts) == 1:
+        return "%s.%s.%s" % (host, namespace, CLUSTER_DOMAIN) if namespace else host
+    if len(parts) == 2:
+        return "%s.%s" % (host, CLUSTER_DOMAIN)
+    if len(parts) == 3 and parts[2] == "svc":
+        return "%s.%s" % (host, CLUSTER_DOMAIN.split(".", 1)[1])
+    return host
+
+
+def same_host(one, other, namespace=None):
+    """Whether two spellings name the same host (see qualified_host); the one check used everywhere."""
+    return qualified_host(one, namespace) == qualified_host(other, namespace)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,13 +265,14 @@ def original_spec(virtual_service):
 # Reading and editing the managed routes
 
 
-def _same_destination(destination, wanted):
+def _same_destination(destination, wanted, namespace):
+    """Whether ``destination`` (as the user wrote it) is ``wanted`` (a RouteTarget's destination)."""
     destination = destination or {}
-    return destination.get("host") == wanted.get("host") and destination.get("subset") == wanted.get("subset")
+    return same_host(destination.get("host"), wanted.get("host"), namespace) and destination.get("subset") == wanted.get("subset")
 
 
-def _routes_to(route, wanted):
-    return any(_same_destination(entry.get("destination"), wanted) for entry in route.get("route") or [])
+def _routes_to(route, wanted, namespace):
+    return any(_same_destination(entry.get("destination"), wanted, namespace) for entry in route.get("route") or [])
 
 
 def find_weighted_route(spec, target):
@@ -247,7 +286,8 @@ def find_weighted_route(spec, target):
         if route.get("name") == target.route_name:
             return index
     candidates = [index for index, route in enumerate(http)
-                  if not route.get("name") and _routes_to(route, target.primary) and not _routes_to_only(route, target.canary)]
+                  if not route.get("name") and _routes_to(route, target.primary, target.namespace)
+                  and not _routes_to_only(route, target.canary, target.namespace)]
     if len(candidates) == 1:
         return candidates[0]
     names = [route.get("name") for route in http if route.get("name")]
@@ -258,9 +298,9 @@ def find_weighted_route(spec, target):
                       field="route_name")
 
 
-def _routes_to_only(route, wanted):
+def _routes_to_only(route, wanted, namespace):
     entries = route.get("route") or []
-    return bool(entries) and all(_same_destination(entry.get("destination"), wanted) for entry in entries)
+    return bool(entries) and all(_same_destination(entry.get("destination"), wanted, namespace) for entry in entries)
 
 
 def describe_destination(destination):
@@ -269,10 +309,10 @@ def describe_destination(destination):
     return destination["host"]
 
 
-def _weight_of(route, wanted):
+def _weight_of(route, wanted, namespace):
     entries = route.get("route") or []
     for entry in entries:
-        if _same_destination(entry.get("destination"), wanted):
+        if _same_destination(entry.get("destination"), wanted, namespace):
             if "weight" in entry:
                 return entry["weight"]
             # Istio: a lone destination without a weight gets all traffic.
@@ -293,7 +333,8 @@ def read_state(spec, target):
     if mirror and route.get("mirrorPercentage"):
         mirror_weight = route["mirrorPercentage"].get("value")
     return {
-        "weights": {"primary": _weight_of(route, target.primary), "canary": _weight_of(route, target.canary)},
+        "weights": {"primary": _weight_of(route, target.primary, target.namespace),
+                    "canary": _weight_of(route, target.canary, target.namespace)},
         "match": match,
         "mirror": bool(mirror),
         "mirror_weight": mirror_weight,
@@ -312,15 +353,16 @@ def _check_weights(weights):
 def _weighted_entries(route, target, weights):
     """The route's destination list with the two managed destinations at ``weights``.
 
-    Extra fields of an existing destination entry (port, headers) are kept; a destination that is
-    neither primary nor canary is an error, since the weights would no longer sum to 100.
+    Existing destination entries are kept as written (host spelling, port, headers); a missing one
+    is added in the spelling of the other. A destination that is neither primary nor canary is an
+    error, since the weights would no longer sum to 100.
     """
     existing = {}
     for entry in route.get("route") or []:
         destination = entry.get("destination") or {}
-        if _same_destination(destination, target.primary):
+        if _same_destination(destination, target.primary, target.namespace):
             existing["primary"] = entry
-        elif _same_destination(destination, target.canary):
+        elif _same_destination(destination, target.canary, target.namespace):
             existing["canary"] = entry
         else:
             raise CanaryError("route %r also sends traffic to %s; the managed route may only have the primary (%s) and canary (%s) "
@@ -329,41 +371,56 @@ def _weighted_entries(route, target, weights):
                                  describe_destination(target.primary), describe_destination(target.canary)),
                               field="route_name")
     entries = []
-    for role, wanted in (("primary", target.primary), ("canary", target.canary)):
-        entry = copy.deepcopy(existing.get(role) or {"destination": copy.deepcopy(wanted)})
+    for role, other, wanted in (("primary", "canary", target.primary), ("canary", "primary", target.canary)):
+        if role in existing:
+            entry = copy.deepcopy(existing[role])
+        else:
+            like = (existing.get(other) or {}).get("destination") or {}
+            entry = {"destination": _spelled_like(wanted, like, target)}
         entry["weight"] = weights[role]
         entries.append(entry)
     return entries
 
 
-def _merge_matches(route_match, ab_match):
-    """Each A/B condition combined with each condition of the weighted route (both must hold)."""
-    if not route_match:
-        return copy.deepcopy(ab_match)
-    merged = []
-    for own in route_match:
-        for condition in ab_match:
-            combined = copy.deepcopy(own)
-            combined.update(copy.deepcopy(condition))
-            merged.append(combined)
-    return merged
+def _spelled_like(wanted, like, target):
+    """``wanted`` written as the user wrote ``like``, the destination of the other role (``.ns.svc...``
+    suffix; with one host for both, as in subset mode, also its port)."""
+    result = copy.deepcopy(wanted)
+    host = like.get("host") or ""
+    if "." in host and "." not in wanted["host"]:
+        respelled = wanted["host"] + host[host.index("."):]
+        if same_host(respelled, wanted["host"], target.namespace):
+            result["host"] = respelled
+    if like.get("port") and same_host(like.get("host"), wanted["host"], target.namespace):
+        result["port"] = copy.deepcopy(like["port"])
+    return result
 
 
 def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=None):
     """Return a copy of ``spec`` whose managed routes carry exactly the given state.
 
     ``weights`` is ``{"primary": p, "canary": c}`` (sum 100). ``match`` (normalised) puts an A/B
-    route ahead of the weighted route sending 100% to canary; ``None`` removes it. ``mirror`` mirrors
-    the weighted route to canary (``mirror_weight`` percent, all when None).
+    route ahead of the weighted route sending 100% to canary; ``None`` removes it. The A/B route
+    matches the requests that match both ``match`` and the weighted route's own conditions
+    (combine_matches). ``mirror`` mirrors the weighted route to canary (``mirror_weight`` percent,
+    all when None).
     """
+    def conditions(route):
+        return combine_matches(route.get("match"), match, route.get("name") or target.route_name, target.namespace)
+    return _set_routing(spec, target, weights, conditions if match else None, mirror, mirror_weight)
+
+
+def _set_routing(spec, target, weights, ab_conditions, mirror, mirror_weight):
+    """set_routing with ``ab_conditions(weighted_route)`` giving the A/B route's final conditions (None: no A/B route)."""
     _check_weights(weights)
     result = copy.deepcopy(spec)
     http = result.get("http") or []
     index = find_weighted_route(result, target)
     route = http[index]
     route["route"] = _weighted_entries(route, target, weights)
+    primary_entry, canary_entry = route["route"]
     if mirror:
-        route["mirror"] = copy.deepcopy(target.canary)
+        route["mirror"] = copy.deepcopy(canary_entry["destination"])
         if mirror_weight is not None:
             route["mirrorPercentage"] = {"value": float(mirror_weight)}
         else:
@@ -374,13 +431,14 @@ def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=N
 
     http = [candidate for candidate in http if candidate.get("name") != target.match_route_name]
     index = [position for position, candidate in enumerate(http) if candidate is route][0]
-    if match:
+    if ab_conditions is not None:
         ab_route = {"name": target.match_route_name}
         for key in _INHERITED_ROUTE_FIELDS:
             if key in route:
                 ab_route[key] = copy.deepcopy(route[key])
-        ab_route["match"] = _merge_matches(route.get("match"), match)
-        ab_route["route"] = [_destination(target.primary, 0), _destination(target.canary, 100)]
+        ab_route["match"] = ab_conditions(route)
+        # The weighted route's destination entries as written there (host spelling, port, headers).
+        ab_route["route"] = [dict(copy.deepcopy(primary_entry), weight=0), dict(copy.deepcopy(canary_entry), weight=100)]
         http.insert(index, ab_route)
     result["http"] = http
     return result
@@ -403,30 +461,284 @@ def carry_routing_state(existing_spec, desired_spec, target):
     weights = state["weights"]
     if weights["primary"] + weights["canary"] != 100:
         return desired_spec
-    return set_routing(desired_spec, target, weights, match=state["match"], mirror=state["mirror"],
-                       mirror_weight=state["mirror_weight"])
+    carried = state["match"]
+    if not carried:
+        return set_routing(desired_spec, target, weights, mirror=state["mirror"], mirror_weight=state["mirror_weight"])
+    existing_own = (existing_spec.get("http") or [])[find_weighted_route(existing_spec, target)].get("match") or None
+
+    def conditions(route):
+        # The A/B route already holds the weighted route's conditions: kept as it is while they are
+        # unchanged, else combined with the new ones (it can only get narrower, never wider).
+        if (route.get("match") or None) == existing_own:
+            return copy.deepcopy(carried)
+        return combine_matches(route.get("match"), carried, route.get("name") or target.route_name, target.namespace)
+    return _set_routing(desired_spec, target, weights, conditions, state["mirror"], state["mirror_weight"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The A/B route's conditions: the weighted route's own conditions AND the A/B conditions
+#
+# A route's ``match`` is an OR of HTTPMatchRequests and the fields of one HTTPMatchRequest are
+# ANDed, so requests that match the weighted route and an A/B condition are exactly those matching
+# (route condition i AND A/B condition j) for some i, j. Each pair becomes one condition holding
+# every field of both. A pair no request can satisfy is left out (the A/B route matches the same
+# requests without it). A pair one HTTPMatchRequest cannot express (two regexes on one header, say)
+# is an error: widening it would send requests to the canary that the weighted route never gets,
+# narrowing it would silently shrink the A/B test.
+
+
+class _Impossible(Exception):
+    """No request satisfies both conditions of a pair."""
+
+
+class _Inexpressible(Exception):
+    """Both conditions can hold at once, but no single HTTPMatchRequest says so."""
+
+
+def _describe_condition(condition):
+    return json.dumps(condition, sort_keys=True)
+
+
+def _matcher(spec, case_insensitive=False):
+    """An Istio StringMatch as ``(kind, text, case_insensitive)``.
+
+    ``kind`` is ``present`` for no matcher or the regex ``*`` (istiod writes a present-match),
+    ``unknown`` for anything else this module cannot reason about. Case only matters to exact and
+    prefix matchers of text that has cased characters (Envoy ignores it for regexes).
+    """
+    if not spec:
+        return ("present", None, False)
+    if isinstance(spec, dict) and len(spec) == 1:
+        kind, text = list(spec.items())[0]
+        if kind == "regex" and text == "*":
+            return ("present", None, False)
+        if kind in _STRING_MATCH_KINDS and isinstance(text, str):
+            uncased = text.lower() == text.upper()
+            return (kind, text, bool(case_insensitive) and kind != "regex" and not uncased)
+    return ("unknown", json.dumps(spec, sort_keys=True), False)
+
+
+def _describe_matcher(matcher):
+    kind, text, insensitive = matcher
+    if kind == "present":
+        return "present"
+    return "%s %s%s" % (kind, json.dumps(text) if kind != "unknown" else text, " (ignoring case)" if insensitive else "")
+
+
+def _covers(loose, tight):
+    """Whether every string ``tight`` accepts is also accepted by ``loose``."""
+    loose_kind, loose_text, loose_ci = loose
+    tight_kind, tight_text, tight_ci = tight
+    if loose_kind == "present":
+        return True
+    if loose_kind in ("regex", "unknown") or tight_kind in ("present", "regex", "unknown"):
+        return loose == tight
+    if loose_kind == "exact" and tight_kind == "prefix":
+        return False
+    if loose_kind == "prefix":
+        if len(tight_text) < len(loose_text):
+            return False
+        head = tight_text[:len(loose_text)]
+    else:
+        if len(tight_text) != len(loose_text):
+            return False
+        head = tight_text
+    if loose_ci:
+        return head.lower() == loose_text.lower()
+    # A case-insensitive tight matcher also accepts other cases of its head: fine only without cased characters.
+    return head == loose_text and (not tight_ci or head.lower() == head.upper())
+
+
+def _compatible(one, other):
+    """Whether some string could satisfy two exact/prefix matchers (neither covering the other)."""
+    (one_kind, one_text, one_ci), (other_kind, other_text, other_ci) = one, other
+    if one_kind == other_kind == "exact" and len(one_text) != len(other_text):
+        return False
+    for kind, text, shorter in ((one_kind, one_text, other_text), (other_kind, other_text, one_text)):
+        if kind == "exact" and len(text) < len(shorter):
+            return False
+    for a, b in zip(one_text, other_text):
+        if a != b and not ((one_ci or other_ci) and a.lower() == b.lower()):
+            return False
+    return True
+
+
+def _both(one, other, what):
+    """The matcher accepting what both accept (one of the two), for the field ``what``."""
+    if _covers(one, other):
+        return other
+    if _covers(other, one):
+        return one
+    if one[0] in ("exact", "prefix") and other[0] in ("exact", "prefix"):
+        if not _compatible(one, other):
+            raise _Impossible("%s: %s and %s" % (what, _describe_matcher(one), _describe_matcher(other)))
+        # A case-sensitive prefix and a longer matcher that ignores case: the prefix fixes the case of
+        # the head; when the rest has no cased characters one case-sensitive matcher says both.
+        for sensitive, insensitive in ((one, other), (other, one)):
+            if sensitive[0] == "prefix" and not sensitive[2] and insensitive[2] and len(insensitive[1]) > len(sensitive[1]):
+                rest = insensitive[1][len(sensitive[1]):]
+                if rest.lower() == rest.upper():
+                    return (insensitive[0], sensitive[1] + rest, False)
+    raise _Inexpressible("%s is %s in one and %s in the other, and one Istio condition holds a single matcher per field "
+                         "(RE2 has no AND of two patterns)" % (what, _describe_matcher(one), _describe_matcher(other)))
+
+
+def _neither(one, other, what):
+    """The matcher rejecting what either accepts (withoutHeaders): the broader of the two."""
+    if _covers(one, other) and not (one[0] == "present" and other[0] == "regex"):
+        if one[0] == "present" and other[:2] == ("exact", ""):
+            raise _Impossible("%s: absent and not empty" % what)  # a missing header counts as the empty string
+        return one
+    if _covers(other, one) and not (other[0] == "present" and one[0] == "regex"):
+        if other[0] == "present" and one[:2] == ("exact", ""):
+            raise _Impossible("%s: absent and not empty" % what)
+        return other
+    raise _Inexpressible("%s excludes %s in one and %s in the other, and one Istio condition excludes a single matcher per header"
+                         % (what, _describe_matcher(one), _describe_matcher(other)))
+
+
+def _pick(own, ab, matcher, own_spec, ab_spec):
+    """The spec (as the user wrote it) behind the chosen matcher."""
+    return copy.deepcopy(own_spec) if matcher == own else copy.deepcopy(ab_spec)
+
+
+def _combine_map(own_map, ab_map, field, negate=False, case_sensitive_names=False):
+    result = copy.deepcopy(own_map or {})
+    names = dict(((name if case_sensitive_names else name.lower()), name) for name in result)
+    for name, ab_spec in (ab_map or {}).items():
+        key = name if case_sensitive_names else name.lower()
+        if key not in names:
+            result[name] = copy.deepcopy(ab_spec)
+            names[key] = name
+            continue
+        own_name = names[key]
+        own_spec = result[own_name]
+        own, ab = _matcher(own_spec), _matcher(ab_spec)
+        chosen = (_neither if negate else _both)(own, ab, "%s.%s" % (field, own_name))
+        result[own_name] = _pick(own, ab, chosen, own_spec, ab_spec)
+    return result
+
+
+def _qualified_gateway(name, namespace):
+    if name == "mesh" or "/" in name or not namespace:
+        return name
+    return "%s/%s" % (namespace, name)
+
+
+def _combine_conditions(own, ab, namespace):
+    """One HTTPMatchRequest holding both ``own`` and ``ab``; raises _Impossible or _Inexpressible."""
+    result = {}
+    # uri with its own ignoreUriCase: a flag on the side without a uri matches nothing and is dropped.
+    uris = [(side, _matcher(side["uri"], side.get("ignoreUriCase"))) for side in (own, ab) if "uri" in side]
+    if len(uris) == 1:
+        side = uris[0][0]
+        result["uri"] = copy.deepcopy(side["uri"])
+        if "ignoreUriCase" in side:
+            result["ignoreUriCase"] = side["ignoreUriCase"]
+    elif len(uris) == 2:
+        chosen = _both(uris[0][1], uris[1][1], "uri")
+        sides = [side for side, matcher in uris if matcher == chosen]
+        if sides:
+            result["uri"] = copy.deepcopy(sides[0]["uri"])
+            if sides[0].get("ignoreUriCase"):
+                result["ignoreUriCase"] = sides[0]["ignoreUriCase"]
+        else:
+            result["uri"] = {chosen[0]: chosen[1]}
+    for field in ("scheme", "method", "authority"):
+        if field in own and field in ab:
+            mine, theirs = _matcher(own[field]), _matcher(ab[field])
+            result[field] = _pick(mine, theirs, _both(mine, theirs, field), own[field], ab[field])
+        elif field in own or field in ab:
+            result[field] = copy.deepcopy(own[field] if field in own else ab[field])
+    for field, negate, case_sensitive_names in (("headers", False, False), ("queryParams", False, True), ("withoutHeaders", True, False)):
+        if field in own or field in ab:
+            result[field] = _combine_map(own.get(field), ab.get(field), field, negate, case_sensitive_names)
+    for name, spec in (result.get("headers") or {}).items():
+        excluded = dict((key.lower(), value) for key, value in (result.get("withoutHeaders") or {}).items()).get(name.lower())
+        if excluded is not None and _covers(_matcher(excluded), _matcher(spec)):
+            raise _Impossible("headers.%s %s and withoutHeaders.%s %s"
+                              % (name, _describe_matcher(_matcher(spec)), name, _describe_matcher(_matcher(excluded))))
+    for field in ("port", "sourceNamespace"):
+        if field in own and field in ab and own[field] != ab[field]:
+            raise _Impossible("%s: %s and %s" % (field, json.dumps(own[field]), json.dumps(ab[field])))
+        if field in own or field in ab:
+            result[field] = copy.deepcopy(own[field] if field in own else ab[field])
+    if "sourceLabels" in own or "sourceLabels" in ab:
+        labels = dict(own.get("sourceLabels") or {})
+        for key, value in (ab.get("sourceLabels") or {}).items():
+            if key in labels and labels[key] != value:
+                raise _Impossible("sourceLabels.%s: %s and %s" % (key, json.dumps(labels[key]), json.dumps(value)))
+            labels[key] = value
+        result["sourceLabels"] = labels
+    if "gateways" in own and "gateways" in ab:
+        theirs = set(_qualified_gateway(name, namespace) for name in ab["gateways"])
+        result["gateways"] = [name for name in own["gateways"] if _qualified_gateway(name, namespace) in theirs]
+        if not result["gateways"]:
+            raise _Impossible("gateways: %s and %s" % (json.dumps(own["gateways"]), json.dumps(ab["gateways"])))
+    elif "gateways" in own or "gateways" in ab:
+        result["gateways"] = copy.deepcopy(own["gateways"] if "gateways" in own else ab["gateways"])
+    for side, other in ((own, ab), (ab, own)):
+        # istiod checks a condition that names gateways against them only and ignores its source fields.
+        if (side.get("sourceLabels") or side.get("sourceNamespace")) and not side.get("gateways") and other.get("gateways"):
+            raise _Inexpressible("one names gateways %s and the other sourceLabels/sourceNamespace, and Istio ignores sourceLabels "
+                                 "and sourceNamespace in a condition that names gateways" % json.dumps(other["gateways"]))
+    if own.get("name") and ab.get("name") and own["name"] != ab["name"]:
+        result["name"] = "%s-%s" % (own["name"], ab["name"])
+    elif own.get("name") or ab.get("name"):
+        result["name"] = own.get("name") or ab.get("name")
+    if ab.get("statPrefix") or own.get("statPrefix"):
+        result["statPrefix"] = ab.get("statPrefix") or own.get("statPrefix")
+    for side in (own, ab):
+        for key, value in side.items():
+            if key in _HTTP_MATCH_FIELDS:
+                continue
+            if key in result and result[key] != value:
+                raise _Inexpressible("%s is %s in one and %s in the other" % (key, json.dumps(result[key]), json.dumps(value)))
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def combine_matches(route_match, ab_match, route_name, namespace=None):
+    """The conditions of the A/B route: each condition of the weighted route ``route_name`` AND each
+    A/B condition (see the comment above). ``route_match`` None or empty matches every request."""
+    if not ab_match:
+        return None
+    if not route_match:
+        return copy.deepcopy(ab_match)
+    combined, impossible = [], []
+    for own_index, own in enumerate(route_match):
+        for ab_index, ab in enumerate(ab_match):
+            pair = "the weighted route %r match[%d] %s and A/B match[%d] %s" % (
+                route_name, own_index, _describe_condition(own), ab_index, _describe_condition(ab))
+            try:
+                condition = _combine_conditions(own or {}, ab or {}, namespace)
+            except _Impossible as exc:
+                impossible.append("%s (%s)" % (pair, exc))
+                continue
+            except _Inexpressible as exc:
+                raise CanaryError("cannot combine %s into one Istio condition: %s. Nothing was changed; write the A/B "
+                                  "condition so that it constrains that field in a way one matcher can say, or match "
+                                  "on another field" % (pair, exc), field="match")
+            if condition not in combined:
+                combined.append(condition)
+    if not combined:
+        raise CanaryError("no request can match both the weighted route's conditions and the A/B conditions, so the A/B route "
+                          "would never send traffic to the canary: %s. Nothing was changed; fix match"
+                          % "; ".join(impossible), field="match")
+    return combined
 
 
 # ---------------------------------------------------------------------------------------------
 # Destination checks (run against objects the module read from the cluster)
 
 
-def destination_rule_hosts(host, namespace):
-    """The spellings of ``host`` a DestinationRule may use: short, ``name.ns``, ``name.ns.svc[.cluster.local]``."""
-    parts = host.split(".")
-    short, host_namespace = parts[0], parts[1] if len(parts) > 1 else namespace
-    spellings = set([host, "%s.%s" % (short, host_namespace), "%s.%s.svc" % (short, host_namespace),
-                     "%s.%s.svc.cluster.local" % (short, host_namespace)])
-    if host_namespace == namespace:
-        spellings.add(short)
-    return spellings
-
-
 def check_subsets(destination_rules, target, namespace, roles=("primary", "canary")):
     """Raise unless a DestinationRule for the target's host defines the needed subsets."""
     host = target.primary["host"]
-    spellings = destination_rule_hosts(host, namespace)
-    rules = [rule for rule in destination_rules if (rule.get("spec") or {}).get("host") in spellings]
+    wanted = qualified_host(host, namespace)
+    # A DestinationRule's short host resolves in the rule's own namespace.
+    rules = [rule for rule in destination_rules
+             if qualified_host((rule.get("spec") or {}).get("host"), (rule.get("metadata") or {}).get("namespace") or namespace) == wanted]
     if not rules:
         raise CanaryError("no DestinationRule in namespace %s has host %s; create one with subsets %s and %s "
                           "(mode=subset routes by subset), or set destination_host" % (namespace, host, target.primary["subset"], target.canary["subset"]),

@@ -14,6 +14,11 @@ enough that routing behaves the same for HTTP:
   Gateway, for hosts the Gateway's servers accept;
 * http routes keep their order; each match block becomes one Envoy route with the same action.
 
+Match conditions follow istiod's TranslateRouteMatch and sourceMatchHTTP: headers and
+withoutHeaders sorted together by name, an inverted string matcher treats a missing header as empty,
+no matcher or the regex ``*`` is a present-match, and a condition that names gateways is checked
+against them only (its sourceLabels and sourceNamespace are ignored).
+
 Differences from istiod are listed in docs/lab.md (sourceLabels never match, one mesh listener
 for all ports, no TCP/TLS routes, no corsPolicy).
 """
@@ -282,17 +287,39 @@ def _string_match(spec: dict) -> Optional[dict]:
     return None
 
 
+def _is_present_match(spec: Optional[dict]) -> bool:
+    """istiod's canBeConvertedToPresentMatch: no matcher at all, or the regex ``*`` (not RE2: a wildcard)."""
+    return not spec or spec.get("regex") == "*" or _string_match(spec) is None
+
+
+def _header_matcher(name: str, spec: Optional[dict], invert: bool = False) -> dict:
+    """One Envoy HeaderMatcher as istiod's translateHeaderMatch writes it (``invert`` for withoutHeaders)."""
+    matcher: dict = {"name": name}
+    if invert:
+        matcher["invert_match"] = True
+    if _is_present_match(spec):
+        matcher["present_match"] = True
+        return matcher
+    matcher["string_match"] = _string_match(spec)
+    if invert:
+        # istiod: a request without the header does not match the string, so withoutHeaders lets it through.
+        matcher["treat_missing_header_as_empty"] = True
+    return matcher
+
+
 def _route_matches(http: dict, context: str, gateway_names: Iterable[str], port: Optional[int]) -> List[dict]:
     """Envoy RouteMatch list for one Istio http route (one per match block; empty = never matches)."""
     blocks = http.get("match") or [{}]
     result = []
     for block in blocks:
-        if block.get("sourceLabels") or block.get("sourceNamespace"):
-            continue  # requests into the lab come from no workload: Istio would never match them
         if block.get("gateways"):
+            # istiod's sourceMatchHTTP: a condition that names gateways is checked against them only;
+            # its sourceLabels and sourceNamespace are ignored.
             allowed = set(block["gateways"])
             if not ((context == "mesh" and "mesh" in allowed) or (context != "mesh" and allowed & set(gateway_names))):
                 continue
+        elif block.get("sourceLabels") or block.get("sourceNamespace"):
+            continue  # requests into the lab come from no workload: Istio would never match them
         if block.get("port") and port is not None and int(block["port"]) != port:
             continue
         match: dict = {}
@@ -307,25 +334,20 @@ def _route_matches(http: dict, context: str, gateway_names: Iterable[str], port:
             match["prefix"] = "/"
         if block.get("ignoreUriCase"):
             match["case_sensitive"] = False
-        headers = []
-        for name, spec in sorted((block.get("headers") or {}).items()):
-            string_match = _string_match(spec or {})
-            headers.append({"name": name.lower(), "string_match": string_match} if string_match else {"name": name.lower(), "present_match": True})
-        for name, spec in sorted((block.get("withoutHeaders") or {}).items()):
-            string_match = _string_match(spec or {})
-            entry = {"name": name.lower(), "invert_match": True}
-            entry.update({"string_match": string_match} if string_match else {"present_match": True})
-            headers.append(entry)
+        headers = [_header_matcher(name.lower(), spec) for name, spec in (block.get("headers") or {}).items()]
+        headers += [_header_matcher(name.lower(), spec, invert=True) for name, spec in (block.get("withoutHeaders") or {}).items()]
+        headers.sort(key=lambda matcher: matcher["name"])  # istiod sorts headers and withoutHeaders together by name
         for key, istio_name in (("method", ":method"), ("authority", ":authority"), ("scheme", ":scheme")):
-            string_match = _string_match(block.get(key) or {})
-            if string_match:
-                headers.append({"name": istio_name, "string_match": string_match})
+            if block.get(key) is not None:
+                headers.append(_header_matcher(istio_name, block[key]))
         if headers:
             match["headers"] = headers
         params = []
         for name, spec in sorted((block.get("queryParams") or {}).items()):
-            string_match = _string_match(spec or {})
-            params.append({"name": name, "string_match": string_match} if string_match else {"name": name, "present_match": True})
+            if _is_present_match(spec):
+                params.append({"name": name, "present_match": True})
+            else:
+                params.append({"name": name, "string_match": _string_match(spec)})
         if params:
             match["query_parameters"] = params
         result.append(match)

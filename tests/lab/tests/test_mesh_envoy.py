@@ -113,7 +113,7 @@ def test_weight_change_is_live_within_a_second_on_a_kept_alive_connection(mesh):
 
 def test_header_and_cookie_matches_send_everything_to_the_canary(mesh):
     spec = {"hosts": ["podinfo"], "http": [
-        {"match": [{"headers": {"x-canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}],
+        {"match": [{"headers": {"x-canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}}}],
          "route": [{"destination": {"host": "podinfo-canary"}}]},
         {"route": [{"destination": {"host": "podinfo-primary"}}]}]}
     mesh.apply(mesh.state(virtualservices=[vs(spec)]))
@@ -121,8 +121,27 @@ def test_header_and_cookie_matches_send_everything_to_the_canary(mesh):
     conn = http.client.HTTPConnection("127.0.0.1", mesh.mesh_port, timeout=5)
     assert versions(conn, "podinfo.test", 100, {"x-canary": "insider"}) == {"6.0.1": 100}
     assert versions(conn, "podinfo.test", 50, {"Cookie": "canary=always; a=b"}) == {"6.0.1": 50}
+    assert versions(conn, "podinfo.test", 50, {"Cookie": "a=b; canary=always"}) == {"6.0.1": 50}
+    assert versions(conn, "podinfo.test", 20, {"Cookie": "a=b; xcanary=always"}) == {"6.0.0": 20}
     assert versions(conn, "podinfo.test", 50, {"x-canary": "other"}) == {"6.0.0": 50}
     assert mesh.rejected() == 0
+
+
+def test_without_headers_and_present_matches_behave_as_in_istio(mesh):
+    # Istio: withoutHeaders {x-legacy: {exact: "1"}} matches every request whose x-legacy is not "1",
+    # including requests without the header; regex "*" means "present".
+    spec = {"hosts": ["podinfo"], "http": [
+        {"match": [{"withoutHeaders": {"x-legacy": {"exact": "1"}}, "headers": {"x-beta": {"regex": "*"}}}],
+         "route": [{"destination": {"host": "podinfo-canary"}}]},
+        {"route": [{"destination": {"host": "podinfo-primary"}}]}]}
+    mesh.apply(mesh.state(virtualservices=[vs(spec)]))
+    time.sleep(0.3)
+    assert mesh.rejected() == 0
+    conn = http.client.HTTPConnection("127.0.0.1", mesh.mesh_port, timeout=5)
+    assert versions(conn, "podinfo.test", 20, {"x-beta": "any"}) == {"6.0.1": 20}
+    assert versions(conn, "podinfo.test", 20, {"x-beta": "any", "x-legacy": "2"}) == {"6.0.1": 20}
+    assert versions(conn, "podinfo.test", 20, {"x-beta": "any", "x-legacy": "1"}) == {"6.0.0": 20}
+    assert versions(conn, "podinfo.test", 20) == {"6.0.0": 20}
 
 
 def test_mirror_fault_retry_timeout_and_gateway_config_is_accepted_and_works(mesh):

@@ -124,7 +124,7 @@ def test_weights_are_relative_and_zero_weights_dropped():
 
 def test_header_cookie_uri_matches_keep_route_order():
     spec = {"hosts": ["podinfo"], "http": [
-        {"name": "insiders", "match": [{"headers": {"X-Canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}],
+        {"name": "insiders", "match": [{"headers": {"X-Canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}}}],
          "route": [{"destination": {"host": "podinfo-canary"}}]},
         {"match": [{"uri": {"prefix": "/api"}, "queryParams": {"debug": {"exact": "1"}}, "method": {"exact": "GET"}}],
          "rewrite": {"uri": "/"}, "route": [{"destination": {"host": "podinfo-canary"}}]},
@@ -133,7 +133,7 @@ def test_header_cookie_uri_matches_keep_route_order():
     routes = vhost(run(base_state(virtualservices=[vs(spec)])), "podinfo.test")["routes"]
     assert [r["name"] for r in routes] == ["insiders", "insiders", "podinfo.test.1", "podinfo.test.2", "podinfo.test.3"]
     assert routes[0]["match"] == {"prefix": "/", "headers": [{"name": "x-canary", "string_match": {"exact": "insider"}}]}
-    assert routes[1]["match"]["headers"] == [{"name": "cookie", "string_match": {"safe_regex": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}]
+    assert routes[1]["match"]["headers"] == [{"name": "cookie", "string_match": {"safe_regex": {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}}}]
     assert routes[2]["match"] == {"prefix": "/api", "headers": [{"name": ":method", "string_match": {"exact": "GET"}}],
                                   "query_parameters": [{"name": "debug", "string_match": {"exact": "1"}}]}
     assert routes[2]["route"]["prefix_rewrite"] == "/"
@@ -265,3 +265,38 @@ def test_listeners_use_rds_files():
     hcm = listeners["mesh"]["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["rds"]["config_source"]["path_config_source"]["path"] == PATHS["mesh"]
     assert listeners["ingress"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 15002}
+
+
+def _only_match(http_route, context="mesh"):
+    spec = {"hosts": ["podinfo"], "http": [dict(http_route, route=[{"destination": {"host": "podinfo-canary"}}]),
+                                           {"name": "rest", "route": [{"destination": {"host": "podinfo-primary"}}]}]}
+    routes = vhost(run(base_state(virtualservices=[vs(spec)])), "podinfo.test")["routes"]
+    return [r["match"] for r in routes if r["name"] != "rest"]
+
+
+def test_without_headers_match_requests_that_lack_the_header_as_istiod_writes_it():
+    # istiod sets treat_missing_header_as_empty on an inverted string matcher: a request without the
+    # header is "not matching" it, so withoutHeaders lets it through. A present-match stays as it is.
+    [match] = _only_match({"match": [{"withoutHeaders": {"x-legacy": {"exact": "1"}, "x-debug": {}}}]})
+    assert match["headers"] == [
+        {"name": "x-debug", "invert_match": True, "present_match": True},
+        {"name": "x-legacy", "invert_match": True, "string_match": {"exact": "1"}, "treat_missing_header_as_empty": True},
+    ]
+
+
+def test_regex_star_is_a_present_match_as_in_istiod():
+    # `*` is not RE2 (Envoy would reject the route); istiod turns it into present_match.
+    [match] = _only_match({"match": [{"headers": {"x-beta": {"regex": "*"}}, "queryParams": {"debug": {"regex": "*"}},
+                                      "withoutHeaders": {"x-old": {"regex": "*"}}}]})
+    assert match["headers"] == [{"name": "x-beta", "present_match": True}, {"name": "x-old", "invert_match": True, "present_match": True}]
+    assert match["query_parameters"] == [{"name": "debug", "present_match": True}]
+
+
+def test_a_condition_naming_gateways_ignores_source_labels_as_istiod_does():
+    # istiod's sourceMatchHTTP: with gateways set only the gateways are checked; sourceLabels and
+    # sourceNamespace are ignored (the Istio API: "The gateway match is independent of sourceLabels").
+    assert _only_match({"match": [{"gateways": ["mesh"], "sourceLabels": {"app": "frontend"}, "headers": {"x": {"exact": "1"}}}]}) == [
+        {"prefix": "/", "headers": [{"name": "x", "string_match": {"exact": "1"}}]}]
+    assert _only_match({"match": [{"gateways": ["mesh"], "sourceNamespace": "other"}]}) == [{"prefix": "/"}]
+    assert _only_match({"match": [{"gateways": ["public-gateway"], "sourceLabels": {"app": "frontend"}}]}) == []
+    assert _only_match({"match": [{"sourceLabels": {"app": "frontend"}}, {"sourceNamespace": "test"}]}) == []

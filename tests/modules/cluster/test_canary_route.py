@@ -54,7 +54,7 @@ def test_weight_check_mode_diff_and_idempotency(initialised):
 
 def test_ab_match_then_mirror_then_back(initialised):
     lab = initialised
-    match = [{"headers": {"x-canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
+    match = [{"headers": {"x-canary": {"exact": "insider"}}}, {"headers": {"cookie": {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}}},
              {"sourceLabels": {"app": "frontend"}}, {"headers": {"user-agent": {"suffix": "Mobile"}}}]
     ab = route(lab, weight=0, match=match)
     assert not ab.get("failed"), ab
@@ -153,3 +153,95 @@ def test_subset_mode_rollback_clears_match_and_split(lab):
 def test_no_diff_without_diff_mode(initialised):
     result = run_module(canary_route, initialised, dict(namespace=NAMESPACE, target="podinfo", weight=5), diff=False)
     assert result["changed"] is True and "diff" not in result
+
+
+def fqdn(name):
+    return "%s.%s.svc.cluster.local" % (name, NAMESPACE)
+
+
+def seed_fqdn_subset_mode(lab):
+    """Seed 001 as written there: FQDN host and destinations with port 80, `match: [{}]` on the split,
+    a header route for testers, DestinationRule subsets v1/v2."""
+    def destination(subset, weight):
+        return {"destination": {"host": fqdn("backend"), "subset": subset, "port": {"number": 80}}, "weight": weight}
+    seed(lab.store,
+         podinfo_deployment("backend-v2"),
+         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend", "namespace": NAMESPACE},
+          "spec": {"selector": {"app": "backend"}, "ports": [{"name": "http", "port": 80, "targetPort": 9898}]}},
+         {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": {"name": "backend", "namespace": NAMESPACE},
+          "spec": {"host": fqdn("backend"), "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
+         {"apiVersion": VS[0], "kind": "VirtualService", "metadata": {"name": "backend", "namespace": NAMESPACE},
+          "spec": {"gateways": [], "hosts": [fqdn("backend")], "http": [
+              {"match": [{"headers": {"canary": {"exact": "canary-tester"}}}], "route": [destination("v2", 100)]},
+              {"match": [{}], "route": [destination("v1", 90), destination("v2", 10)]}]}})
+
+
+def test_subset_mode_with_fully_qualified_destinations(lab):
+    seed_fqdn_subset_mode(lab)
+    original = stored_vs(lab, "backend")
+    result = route(lab, weight=20, **SUBSET_ARGS)  # destination_host defaults to `backend`
+    assert not result.get("failed"), result
+    assert result["previous_weights"] == {"primary": 90, "canary": 10} and result["weights"] == {"primary": 80, "canary": 20}
+    spec = stored_vs(lab, "backend")["spec"]
+    assert spec["http"][0] == original["spec"]["http"][0]
+    assert spec["http"][1]["route"] == [
+        {"destination": {"host": fqdn("backend"), "subset": "v1", "port": {"number": 80}}, "weight": 80},
+        {"destination": {"host": fqdn("backend"), "subset": "v2", "port": {"number": 80}}, "weight": 20}]
+    validate_object(stored_vs(lab, "backend"))
+    assert route(lab, weight=20, **SUBSET_ARGS)["changed"] is False
+
+    ab = route(lab, weight=0, match=[{"headers": {"x-beta": {"exact": "on"}}}], **SUBSET_ARGS)
+    assert not ab.get("failed"), ab
+    spec = stored_vs(lab, "backend")["spec"]
+    assert [r.get("name") for r in spec["http"]] == [None, "backend-canary-match", None]
+    assert spec["http"][1]["match"] == [{"headers": {"x-beta": {"exact": "on"}}}]  # `{}` (any request) AND x-beta
+    assert spec["http"][1]["route"] == [
+        {"destination": {"host": fqdn("backend"), "subset": "v1", "port": {"number": 80}}, "weight": 0},
+        {"destination": {"host": fqdn("backend"), "subset": "v2", "port": {"number": 80}}, "weight": 100}]
+    validate_object(stored_vs(lab, "backend"))
+
+    from ansible_collections.progressive.delivery.plugins.modules import canary_rollback
+    rolled_back = run_module(canary_rollback, lab, dict(namespace=NAMESPACE, reason="manual abort", **SUBSET_ARGS))
+    assert not rolled_back.get("failed"), rolled_back
+    spec = stored_vs(lab, "backend")["spec"]
+    assert spec["http"][0] == original["spec"]["http"][0] and len(spec["http"]) == 2
+    assert [entry["weight"] for entry in spec["http"][1]["route"]] == [100, 0]
+    assert spec["http"][1]["route"][0]["destination"]["host"] == fqdn("backend")
+
+
+def test_host_mode_on_a_virtual_service_with_qualified_destinations(initialised):
+    lab = initialised
+    vs = stored_vs(lab)
+    for entry in vs["spec"]["http"][0]["route"]:
+        entry["destination"]["host"] = fqdn(entry["destination"]["host"])
+    lab.store.update(vs)
+    result = route(lab, weight=25)
+    assert not result.get("failed"), result
+    assert result["weights"] == {"primary": 75, "canary": 25}
+    assert [entry["destination"]["host"] for entry in stored_vs(lab)["spec"]["http"][0]["route"]] == [
+        fqdn("podinfo-primary"), fqdn("podinfo-canary")]
+    rerun = run_module(canary_init, lab, dict(namespace=NAMESPACE, target="podinfo", wait_timeout=30))
+    assert not rerun.get("failed"), rerun
+    assert route(lab)["weights"] == {"primary": 75, "canary": 25}, "canary_init kept the split it read"
+
+
+def test_ab_match_keeps_the_weighted_routes_conditions_or_fails_writing_nothing(initialised):
+    lab = initialised
+    vs = stored_vs(lab)
+    vs["spec"]["http"][0]["match"] = [{"uri": {"prefix": "/api"}}, {"headers": {"x-api": {"exact": "1"}}}]
+    lab.store.update(vs)
+    result = route(lab, weight=0, match=[{"headers": {"x-beta": {"exact": "on"}}}])
+    assert not result.get("failed"), result
+    assert result["match"] == [{"uri": {"prefix": "/api"}, "headers": {"x-beta": {"exact": "on"}}},
+                               {"headers": {"x-api": {"exact": "1"}, "x-beta": {"exact": "on"}}}]
+    assert stored_vs(lab)["spec"]["http"][0]["match"] == result["match"]
+    validate_object(stored_vs(lab))
+    assert route(lab, weight=0, match=[{"headers": {"x-beta": {"exact": "on"}}}])["changed"] is False
+
+    before = snapshot(lab.store)
+    for match, words in (([{"uri": {"exact": "/v2"}, "headers": {"x-api": {"exact": "2"}}}], "no request can match"),
+                         ([{"uri": {"regex": "/api/v[0-9]+"}}], "cannot combine")):
+        failed = route(lab, weight=0, match=match)
+        assert failed.get("failed") and words in failed["msg"] and failed.get("field") == "match", failed
+        assert "the weighted route 'podinfo' match[0]" in failed["msg"], failed["msg"]
+        assert snapshot(lab.store) == before

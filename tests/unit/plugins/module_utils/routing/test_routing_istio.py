@@ -106,12 +106,12 @@ def test_bad_match_conditions(match, words):
 def test_match_suffix_becomes_an_anchored_regex_and_other_kinds_pass_through():
     match = istio.normalise_match([
         {"headers": {"user-agent": {"suffix": "(Mobile)"}, "x-canary": {"exact": "insider"}}},
-        {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
+        {"headers": {"cookie": {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}}},
         {"uri": {"prefix": "/api"}, "sourceLabels": {"app": "frontend"}},
     ])
     assert match[0]["headers"]["user-agent"] == {"regex": ".*\\(Mobile\\)"}
     assert match[0]["headers"]["x-canary"] == {"exact": "insider"}
-    assert match[1]["headers"]["cookie"] == {"regex": "^(.*?;)?(canary=always)(;.*)?$"}
+    assert match[1]["headers"]["cookie"] == {"regex": r"^(.*?;\s*)?(canary=always)(;.*)?$"}
     assert match[2] == {"uri": {"prefix": "/api"}, "sourceLabels": {"app": "frontend"}}
     assert istio.normalise_match(None) is None
 
@@ -339,6 +339,6 @@ def test_original_spec_annotation_is_compact_json():
 
 
 def test_destination_rule_host_spellings():
-    assert istio.destination_rule_hosts("backend", "prod") == {"backend", "backend.prod", "backend.prod.svc", "backend.prod.svc.cluster.local"}
-    other = istio.destination_rule_hosts("backend.other.svc.cluster.local", "prod")
-    assert "backend" not in other and "backend.other" in other
+    for spelling in ("backend", "backend.prod", "backend.prod.svc", "backend.prod.svc.cluster.local"):
+        assert istio.qualified_host(spelling, "prod") == "backend.prod.svc.cluster.local"
+    assert istio.qualified_host("backend.other.svc.cluster.local", "prod") != istio.qualified_host("backend", "prod")

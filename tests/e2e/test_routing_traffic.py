@@ -1,0 +1,164 @@
+"""A/B routing measured with traffic through the lab's real Envoy (RE2 regexes, Istio's match semantics).
+
+One lab for the module: podinfo 6.0.0 initialised by canary_init (the primary keeps 6.0.0), then the
+target runs 6.0.1 as the canary. The weighted route gets conditions of its own, canary_route adds
+an A/B match, and requests for every combination are counted by the podinfo version that answered
+(its ``X-API-Version`` header): only requests that match the weighted route AND the A/B match may
+reach the canary, requests that match neither of the weighted route's conditions fall through to a
+fallback route that answers 418 itself.
+"""
+
+import collections
+import http.client
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
+
+from tests.mesh import REPO, podinfo_deployment, running_lab, wait_for
+from tests.modules.cluster.harness import run_module
+
+pytestmark = pytest.mark.lab
+
+NS = "routing"
+HOST = "podinfo.%s" % NS
+PRIMARY, CANARY, FALLBACK = "6.0.0", "6.0.1", 418
+REQUESTS = 50
+VS = ("networking.istio.io/v1beta1", "VirtualService")
+# The weighted route's own conditions: the API by path, or by header.
+OWN_MATCH = [{"uri": {"prefix": "/api"}}, {"headers": {"x-api": {"exact": "1"}}}]
+BETA = [{"headers": {"x-beta": {"exact": "on"}}}]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with running_lab(tmp_path_factory.mktemp("lab")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def routed(lab):
+    """canary_init on podinfo 6.0.0, the target then at 6.0.1, and the weighted route given its own
+    conditions plus a fallback route behind it (as a user edits the VirtualService)."""
+    lab.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    lab.apply(podinfo_deployment(NS, version=PRIMARY, replicas=1))
+    wait_for(lambda: lab.rolled_out("podinfo", 1, NS), 30, "podinfo 6.0.0", describe=lambda: lab.describe(namespace=NS))
+    init = run_module(canary_init, lab, dict(namespace=NS, target="podinfo", wait_timeout=60))
+    assert not init.get("failed"), init
+    target = lab.read("apps/v1", "Deployment", NS, "podinfo")
+    target["spec"]["replicas"] = 1
+    target["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:" + CANARY
+    lab.apply(target)
+    wait_for(lambda: lab.rolled_out("podinfo", 1, NS), 30, "the canary at 6.0.1", describe=lambda: lab.describe(namespace=NS))
+
+    vs = lab.read(VS[0], VS[1], NS, "podinfo")
+    assert [route["name"] for route in vs["spec"]["http"]] == ["podinfo"]
+    vs["spec"]["http"][0]["match"] = OWN_MATCH
+    vs["spec"]["http"].append({"name": "fallback", "directResponse": {"status": FALLBACK, "body": {"string": "fallback"}}})
+    lab.apply(vs)
+    wait_for(lambda: outcomes(lab, "/version", {}, 1) == {FALLBACK: 1}, 10, "the fallback route")
+    wait_for(lambda: outcomes(lab, "/api/info", {}, 1) == {PRIMARY: 1}
+             and outcomes(lab, "/", {}, 1, host="podinfo-canary.%s" % NS) == {CANARY: 1}, 10, "primary and canary")
+    return lab
+
+
+def outcomes(lab, path, headers, count, host=HOST):
+    """``count`` requests through the mesh on one kept-alive connection: podinfo version (or status) -> requests."""
+    url = urlsplit(lab.info["mesh"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    seen = collections.Counter()
+    try:
+        for _ in range(count):
+            conn.request("GET", path, headers=dict(headers, Host=host))
+            response = conn.getresponse()
+            response.read()
+            seen[response.getheader("X-API-Version") or response.status] += 1
+    finally:
+        conn.close()
+    return dict(seen)
+
+
+def set_ab_match(lab, match, probe):
+    """canary_route at weight 0 with ``match``; returns once Envoy serves it (``probe``: path, headers, expected)."""
+    result = run_module(canary_route, lab, dict(namespace=NS, target="podinfo", weight=0, match=match))
+    assert not result.get("failed"), result
+    path, headers, expected = probe
+    wait_for(lambda: outcomes(lab, path, headers, 1) == {expected: 1}, 10, "the A/B route in Envoy")
+    time.sleep(0.2)  # one RDS file holds every route: once the probe sees the change, all of it is live
+    return result
+
+
+def measure(lab, cases):
+    measured = {}
+    for name, path, headers, _expected in cases:
+        measured[name] = outcomes(lab, path, headers, REQUESTS)
+    print("\n" + "\n".join("%-44s %s" % (name, counts) for name, counts in measured.items()))
+    return measured
+
+
+AB_CASES = [
+    # name, path, headers, where every request must go
+    ("x-beta + /api", "/api/info", {"x-beta": "on"}, CANARY),
+    ("x-beta + x-api: 1 (on /version)", "/version", {"x-beta": "on", "x-api": "1"}, CANARY),
+    ("x-beta alone (on /version)", "/version", {"x-beta": "on"}, FALLBACK),
+    ("nothing (on /version)", "/version", {}, FALLBACK),
+    ("/api without x-beta", "/api/info", {}, PRIMARY),
+    ("x-api: 1 without x-beta (on /version)", "/version", {"x-api": "1"}, PRIMARY),
+]
+
+
+def test_only_requests_matching_the_route_and_the_ab_match_reach_the_canary(routed):
+    lab = routed
+    result = set_ab_match(lab, BETA, ("/api/info", {"x-beta": "on"}, CANARY))
+    measured = measure(lab, AB_CASES)
+    assert measured == dict((name, {expected: REQUESTS}) for name, _path, _headers, expected in AB_CASES)
+    assert result["match"] == [{"uri": {"prefix": "/api"}, "headers": {"x-beta": {"exact": "on"}}},
+                               {"headers": {"x-api": {"exact": "1"}, "x-beta": {"exact": "on"}}}]
+
+
+def documented_cookie_regex():
+    """The cookie regex canary_route's EXAMPLES document (what users copy)."""
+    found = []
+    for task in yaml.safe_load(canary_route.EXAMPLES):
+        for condition in (task.get("progressive.delivery.canary_route") or {}).get("match") or []:
+            regex = ((condition.get("headers") or {}).get("cookie") or {}).get("regex")
+            if regex:
+                found.append(regex)
+    assert len(set(found)) == 1, found
+    return found[0]
+
+
+COOKIES = [
+    # Cookie header as a browser sends it, reaches the canary
+    ("canary=always", True),
+    ("a=1; canary=always", True),
+    ("canary=always; b=2", True),
+    ("a=1; canary=always; b=2", True),
+    ("xcanary=always", False),
+    ("canary=alwaysx", False),
+    ("a=1; notcanary=always", False),
+]
+
+
+def test_the_documented_cookie_regex_matches_real_cookie_headers_in_envoy(routed):
+    lab = routed
+    regex = documented_cookie_regex()
+    set_ab_match(lab, [{"headers": {"cookie": {"regex": regex}}}], ("/api/info", {"Cookie": "canary=always"}, CANARY))
+    cases = [("Cookie: " + cookie, "/api/info", {"Cookie": cookie}, CANARY if canary_cookie else PRIMARY)
+             for cookie, canary_cookie in COOKIES]
+    measured = measure(lab, cases)
+    assert measured == dict((name, {expected: REQUESTS}) for name, _path, _headers, expected in cases), regex
+
+
+def test_every_copy_of_the_cookie_regex_in_the_repository_is_the_documented_one():
+    regex = documented_cookie_regex()
+    stale = []
+    for path in [REPO / "README.md", REPO / "plugins" / "modules" / "canary_route.py"] + sorted((REPO / "docs").glob("*.md")) \
+            + sorted((REPO / "roles").rglob("*.yml")) + sorted((REPO / "molecule").rglob("*.yml")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "canary=always" in line and "^(" in line and regex not in line:  # a copy of a cookie regex, not prose
+                stale.append("%s:%d: %s" % (path.relative_to(REPO), number, line.strip()))
+    assert not stale, "\n".join(stale)
