@@ -273,6 +273,12 @@ def run_promote(module):
         istio.read_state(_get_virtual_service(cluster, namespace, _apex(params)).get("spec") or {}, _route_target(params))
     tracked, renames = _tracked_configs(cluster, target, params.get("config_tracking", True))
     checksum = configs.config_checksum(tracked)
+    current_hash = workload.target_hash(target, checksum)
+    if params.get("expected_hash") and params["expected_hash"] != current_hash:
+        raise CanaryError("Deployment %s/%s changed after its analysis: its pod template (with the tracked configs) now has hash %s, "
+                          "the analysed revision has expected_hash=%s; nothing was promoted or written. Run the analysis of the new "
+                          "revision and promote that one" % (namespace, params["target"], current_hash, params["expected_hash"]),
+                          field="expected_hash")
 
     _write_config_copies(cluster, tracked, changes)
     primary = cluster.write(primary, workload.promoted_deployment(primary, target, renames, checksum), changes)

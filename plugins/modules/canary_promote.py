@@ -18,6 +18,8 @@ description:
     on timeout it fails with the Deployment's conditions and neither moves traffic nor scales anything down.
   - Then, unless O(route=false), routes 100% to the primary and removes the A/B route and the mirror; and unless
     O(scale_down=false), scales the target to 0 replicas.
+  - With O(expected_hash), only the revision that was analysed is promoted; a target changed since then is refused and
+    nothing is written.
   - The primary's annotation C(progressive.delivery/pod-template-hash) records the promoted revision.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
@@ -57,6 +59,15 @@ options:
     description: After the primary rollout (and routing), scale the target to 0 replicas.
     type: bool
     default: true
+  expected_hash:
+    description:
+      - The pod-template hash of the revision that was analysed, as RV(progressive.delivery.canary_state#module:revision.hash)
+        reported it (the target's pod template plus the checksum of its tracked ConfigMaps and Secrets; the same value as
+        RV(pod_template_hash)).
+      - When the target's hash now differs (a revision was pushed during the analysis), the task fails naming both hashes and
+        nothing is written; analyse the new revision first.
+      - When omitted, whatever pod template the target has now is promoted.
+    type: str
   config_tracking:
     description: Copy the ConfigMaps and Secrets of the pod template for the primary (as O(progressive.delivery.canary_init#module:config_tracking)).
     type: bool
@@ -72,6 +83,13 @@ EXAMPLES = r"""
     namespace: test
     target: podinfo
     timeout: 300
+  register: podinfo_promotion
+
+- name: Promote only the revision that was analysed
+  progressive.delivery.canary_promote:
+    namespace: test
+    target: podinfo
+    expected_hash: "{{ podinfo_state.revision.hash }}"   # from canary_state with detect_revision=true before the analysis
   register: podinfo_promotion
 
 - name: Promote but keep the traffic split to shift it back step by step
@@ -149,6 +167,7 @@ def argument_spec():
         timeout=dict(type="int", default=600),
         route=dict(type="bool", default=True),
         scale_down=dict(type="bool", default=True),
+        expected_hash=dict(type="str"),
         config_tracking=dict(type="bool", default=True),
     )
     return spec

@@ -2,7 +2,13 @@
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_promote, canary_rollback, canary_route
+from ansible_collections.progressive.delivery.plugins.modules import (
+    canary_init,
+    canary_promote,
+    canary_rollback,
+    canary_route,
+    canary_state,
+)
 
 from tests.modules.cluster.harness import NAMESPACE, PODINFO_IMAGE, edit, podinfo_deployment, run_module, seed, snapshot, validate_object
 
@@ -144,3 +150,55 @@ def test_rollback_when_already_at_zero_is_a_no_op(initialised):
     assert not result.get("failed"), result
     assert result["changed"] is False and result["weights"] == {"primary": 100, "canary": 0}
     assert snapshot(lab.store) == before
+
+
+# --- promote only the analysed revision ---------------------------------------------------------
+
+
+def analysed_hash(lab):
+    """The revision hash canary_state reports when an analysis starts (what the role records and passes on)."""
+    state = run_module(canary_state, lab, dict(ARGS, detect_revision=True))
+    assert not state.get("failed"), state
+    return state["revision"]["hash"]
+
+
+def test_promote_refuses_a_revision_pushed_during_the_analysis(initialised):
+    lab = initialised
+    new_revision(lab, "6.0.2")
+    analysed = analysed_hash(lab)
+    new_revision(lab, "6.0.3")          # pushed while 6.0.2 was being analysed
+    pushed = analysed_hash(lab)
+    assert pushed != analysed
+    assert not run_module(canary_route, lab, dict(ARGS, weight=50)).get("failed")
+
+    before = snapshot(lab.store)
+    for check in (True, False):
+        result = run_module(canary_promote, lab, dict(ARGS, timeout=30, expected_hash=analysed), check=check)
+        assert result.get("failed"), result
+        assert analysed in result["msg"] and pushed in result["msg"], result["msg"]
+        assert "Run the analysis of the new revision" in result["msg"] and "nothing was promoted" in result["msg"]
+        assert snapshot(lab.store) == before
+    assert primary(lab)["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":6.0.1")
+
+
+def test_promote_refuses_a_tracked_config_changed_during_the_analysis(initialised):
+    lab = initialised
+    new_revision(lab, "6.0.2")
+    analysed = analysed_hash(lab)
+    edit(lab.store, "v1", "ConfigMap", "podinfo-env", lambda cm: cm["data"].update(PODINFO_UI_COLOR="#ff0000"))
+    before = snapshot(lab.store)
+    result = run_module(canary_promote, lab, dict(ARGS, timeout=30, expected_hash=analysed))
+    assert result.get("failed") and analysed in result["msg"] and analysed_hash(lab) in result["msg"], result
+    assert snapshot(lab.store) == before
+
+
+def test_promote_the_analysed_revision(initialised):
+    lab = initialised
+    new_revision(lab, "6.0.2")
+    analysed = analysed_hash(lab)
+    result = run_module(canary_promote, lab, dict(ARGS, timeout=30, expected_hash=analysed))
+    assert not result.get("failed"), result
+    assert result["pod_template_hash"] == analysed
+    assert primary(lab)["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":6.0.2")
+    again = run_module(canary_promote, lab, dict(ARGS, timeout=30, expected_hash=analysed))
+    assert again["changed"] is False, again["objects"]
