@@ -5,6 +5,10 @@
 
 Each ``run_*`` takes a CanaryModule, reads what it needs, validates everything before the first
 write, then writes object by object through ``Cluster.write`` (which only predicts in check mode).
+
+Promote and rollback switch traffic in this order: route to the primary, wait until the mesh
+serves that route (``_drain``), only then scale the canary down; the canary's pods never go away
+while a proxy may still send them requests.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,11 +16,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, RolloutInterrupted, overlay, strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, ClusterError, RolloutInterrupted, overlay, strip_object
 from ansible_collections.progressive.delivery.plugins.module_utils._names import is_managed, primary_name
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio, istio_status
 from ansible_collections.progressive.delivery.plugins.module_utils.routing.services import build_services, service_port
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as rollout_status
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import config as configs
@@ -25,6 +30,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.workload impo
 DEPLOYMENT = ("apps/v1", "Deployment")
 HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
 ROLLBACK_REASON_ANNOTATION = "progressive.delivery/rollback-reason"
+
+# Seconds the canary keeps its pods after the route switch (Argo Rollouts' scaleDownDelaySeconds
+# default): far above istiod's push debounce (at most 10 s by default) plus the push to every sidecar.
+SCALE_DOWN_DELAY = 30
 
 _REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
@@ -227,6 +236,70 @@ def run_scale(module):
 
 
 # ---------------------------------------------------------------------------------------------
+# The switch of promote and rollback: route, drain, scale down
+
+
+def _replicas(deployment):
+    return ((deployment or {}).get("spec") or {}).get("replicas") or 0
+
+
+def _validate_scale_down_delay(params):
+    delay = params.get("scale_down_delay")
+    if delay is not None and delay < 0:
+        raise CanaryError("scale_down_delay must be 0 or more seconds, got %s" % delay, field="scale_down_delay")
+
+
+def _drain(module, cluster, namespace, apex, delay, read_status=True):
+    """Wait until the mesh serves the VirtualService as it is now; return ``(seconds, reconciled)``.
+
+    Kubernetes cannot say when every proxy serves a route. When the VirtualService carries Istio's
+    distribution status, the wait ends once it reports the current generation reconciled
+    (``reconciled`` True); otherwise the canary simply keeps its pods for ``delay`` seconds
+    (Flagger's Finalising phase, Argo Rollouts' scaleDownDelaySeconds) and ``reconciled`` is None,
+    or False when Istio still reported the route propagating at the end. Never longer than
+    ``delay``; nothing is waited in check mode or with ``delay`` 0.
+    """
+    if module.check_mode or not delay:
+        return 0.0, None
+    started = time.monotonic()
+    deadline = started + delay
+    generation, reconciled, message = None, None, None
+    while True:
+        if read_status:
+            vs = cluster.get(istio.API_VERSION, istio.VIRTUAL_SERVICE, namespace, apex)
+            if generation is None:
+                generation = ((vs or {}).get("metadata") or {}).get("generation")
+            reconciled, message = istio_status.distribution(vs, generation)
+        remaining = deadline - time.monotonic()
+        if reconciled or remaining <= 0:
+            break
+        # Without a status to follow there is nothing to poll: keep the pods for the whole delay.
+        time.sleep(remaining if reconciled is None else min(cluster.poll_interval, remaining))
+    if reconciled is False:
+        module.module.warn("%s after scale_down_delay=%ss; the target was scaled down anyway" % (message, delay))
+    return round(time.monotonic() - started, 3), reconciled
+
+
+def _drain_and_scale_down(module, cluster, target, changes, read_status=True, annotations=None):
+    """Scale ``target`` to 0 once the route that took its traffic away is served; ``(scaled_down, seconds, reconciled)``.
+
+    Waits only when there are pods to remove, so a second call with nothing to change neither
+    writes nor waits. The route may have been switched by this call or just before it (the last
+    step of a step-wise promotion), so the wait does not depend on who switched it.
+    """
+    params = module.params
+    seconds, reconciled = 0.0, None
+    if _replicas(target):
+        seconds, reconciled = _drain(module, cluster, params["namespace"], _apex(params), params["scale_down_delay"], read_status)
+        if seconds:
+            # Read again after the wait: an autoscaler or a user may have changed the target meanwhile.
+            target = _get_target(cluster, params["namespace"], params["target"])
+    scaled_down = bool(_replicas(target))
+    _scale_to_zero(cluster, target, changes, annotations)
+    return scaled_down, seconds, reconciled
+
+
+# ---------------------------------------------------------------------------------------------
 # canary_route and the routing part of promote / rollback
 
 
@@ -302,12 +375,20 @@ def run_route(module):
 # canary_promote
 
 
+def _promotion_phase(params):
+    """Flagger's phase after this call: Promoting (traffic not moved), Finalising (canary still up), Succeeded."""
+    if not params.get("route"):
+        return "Promoting"
+    return "Succeeded" if params.get("scale_down") else "Finalising"
+
+
 def run_promote(module):
     params = module.params
     cluster = module.cluster
     namespace = params["namespace"]
     changes = _Changes()
     _route_target(params)
+    _validate_scale_down_delay(params)
     target = _get_target(cluster, namespace, params["target"])
     workload.app_label(target)
     primary = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary_name(params["target"]))
@@ -320,10 +401,11 @@ def run_promote(module):
     tracked, renames = _tracked_configs(cluster, target, params.get("config_tracking", True))
     checksum = configs.config_checksum(tracked)
     current_hash = workload.target_hash(target, checksum)
-    if params.get("expected_hash") and current_hash != params["expected_hash"]:
-        raise CanaryError("the target %s/%s changed since it was analysed (analysed revision %s, now %s): nothing was promoted; "
-                          "analyse the new revision (run the rollout again)" % (namespace, params["target"], params["expected_hash"],
-                                                                                current_hash), field="expected_hash")
+    if params.get("expected_hash") and params["expected_hash"] != current_hash:
+        raise CanaryError("Deployment %s/%s changed after its analysis: its pod template (with the tracked configs) now has hash %s, "
+                          "the analysed revision has expected_hash=%s; nothing was promoted or written. Run the analysis of the new "
+                          "revision and promote that one" % (namespace, params["target"], current_hash, params["expected_hash"]),
+                          field="expected_hash")
 
     _write_config_copies(cluster, tracked, changes)
     primary = cluster.write(primary, workload.promoted_deployment(primary, target, renames, checksum), changes)
@@ -343,12 +425,24 @@ def run_promote(module):
         vs = _get_virtual_service(cluster, namespace, _apex(params))
         vs = _route(module, cluster, vs, istio.weights_for(0), None, False, None, changes, roles=("primary",))[1]
         weights = istio.read_state(vs["spec"], _route_target(params))["weights"]
+    scaled_down, drained, reconciled = False, 0.0, None
     if params.get("scale_down"):
-        _scale_to_zero(cluster, target, changes)
+        try:
+            scaled_down, drained, reconciled = _drain_and_scale_down(module, cluster, target, changes, read_status=params.get("route"))
+        except (CanaryError, ClusterError) as exc:
+            module.fail("the primary runs the promoted revision%s, but scaling the target down failed: %s; run "
+                        "progressive.delivery.canary_promote again (it is idempotent) or scale the target to 0"
+                        % (" and the traffic is on the primary (weights 100/0)" if weights else "", exc),
+                        pod_template_hash=workload.promoted_hash(primary), primary=workload.status_summary(primary), weights=weights,
+                        scaled_down=False, objects=changes.objects)
     return _finish(module, changes, {
         "pod_template_hash": workload.promoted_hash(primary),
         "primary": workload.status_summary(primary),
         "weights": weights,
+        "scaled_down": scaled_down,
+        "drained_seconds": drained,
+        "route_reconciled": reconciled,
+        "phase": _promotion_phase(params),
     })
 
 
@@ -361,15 +455,26 @@ def run_rollback(module):
     cluster = module.cluster
     changes = _Changes()
     _route_target(params)
+    _validate_scale_down_delay(params)
     target = _get_target(cluster, params["namespace"], params["target"])
     vs = _get_virtual_service(cluster, params["namespace"], _apex(params))
+    # The route first, always: whatever happens to the scale-down, the primary takes the traffic.
     previous, vs = _route(module, cluster, vs, istio.weights_for(0), None, False, None, changes, roles=("primary",))
-    replicas_before = (target.get("spec") or {}).get("replicas")
+    weights = istio.read_state(vs["spec"], _route_target(params))["weights"]
     annotations = {ROLLBACK_REASON_ANNOTATION: params["reason"]} if params.get("reason") else None
-    _scale_to_zero(cluster, target, changes, annotations)
+    try:
+        scaled_down, drained, reconciled = _drain_and_scale_down(module, cluster, target, changes, annotations=annotations)
+    except (CanaryError, ClusterError) as exc:
+        module.fail("the traffic is on the primary (weights %d/%d), but scaling the target down failed: %s; run "
+                    "progressive.delivery.canary_rollback again (it is idempotent) or scale the target to 0"
+                    % (weights["primary"], weights["canary"], exc),
+                    weights=weights, previous_weights=previous["weights"], reason=params.get("reason"), scaled_down=False,
+                    objects=changes.objects)
     return _finish(module, changes, {
-        "weights": istio.read_state(vs["spec"], _route_target(params))["weights"],
+        "weights": weights,
         "previous_weights": previous["weights"],
         "reason": params.get("reason"),
-        "scaled_down": bool(replicas_before),
+        "scaled_down": scaled_down,
+        "drained_seconds": drained,
+        "route_reconciled": reconciled,
     })

@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.fence
 attributes:
   check_mode:
     support: full
@@ -132,6 +133,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+lock_lost:
+  description: V(true) when O(fence) was given and the run no longer owns the lock; nothing was written.
+  returned: on that failure
+  type: bool
 objects:
   description: Every object the module looked at, with what happened to it (or would happen, in check mode).
   returned: always

@@ -14,6 +14,9 @@ version_added: 1.0.0
 description:
   - In one idempotent call routes 100% of the traffic to the primary, removes the A/B route and the mirror, scales the target
     Deployment to 0 replicas and records O(reason) in the target's annotation C(progressive.delivery/rollback-reason).
+  - The order is fixed - the route first, always; then a wait until the mesh serves it (O(scale_down_delay), Argo Rollouts'
+    C(abortScaleDownDelaySeconds)); then the scale-down. When the scale-down part fails, the task fails with a message saying
+    that the traffic is on the primary, and returns RV(weights) and RV(previous_weights) anyway.
   - Safe to call twice, when the canary already gets no traffic, and when the VirtualService was left half-changed (weights
     that do not sum to 100, a left-over A/B route or mirror, a missing canary destination).
   - The target keeps its (bad) pod template; the primary is not touched.
@@ -22,15 +25,17 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.fence
   - progressive.delivery.routing
 attributes:
   check_mode:
     support: full
-    details: Nothing is sent to the API server; the result and diff are computed from the objects read.
+    details: Nothing is sent to the API server and nothing is waited for; the result and diff are computed from the objects read.
   diff_mode:
     support: full
   idempotent:
     support: full
+    details: A second call finds the route at 100/0 and the target at 0 replicas; it writes nothing and does not wait.
 options:
   namespace:
     description: Namespace of the target and the VirtualService.
@@ -46,6 +51,21 @@ options:
   reason:
     description: Why the canary is rolled back (for example the failed check); recorded on the target and returned.
     type: str
+  scale_down_delay:
+    description:
+      - Seconds the target keeps its pods after the traffic was routed to the primary, before it is scaled to 0. The proxies
+        serve a route change some time after the API write (istiod debounces and pushes to every sidecar); a request a proxy
+        still sends to a canary pod that is gone fails with 503.
+      - When the VirtualService carries Istio's distribution status (istiod with C(PILOT_ENABLE_STATUS) and
+        C(PILOT_ENABLE_CONFIG_DISTRIBUTION_TRACKING), what C(istioctl x wait) reads), the wait ends as soon as its
+        C(Reconciled) condition reports the current generation distributed to every proxy (RV(route_reconciled)); it never
+        lasts longer than O(scale_down_delay).
+      - The wait happens whenever the target still has replicas to remove, also when the route was already at 100/0 (it may
+        have been switched just before this call). Nothing is waited in check mode or when the target is already at 0.
+      - The default is Argo Rollouts' C(scaleDownDelaySeconds), well above istiod's push debounce (at most 10 s by default).
+        V(0) scales the target down right after the route change, which drops requests under live traffic.
+    type: int
+    default: 30
 seealso:
   - module: progressive.delivery.canary_route
   - module: progressive.delivery.canary_promote
@@ -58,9 +78,19 @@ EXAMPLES = r"""
     target: podinfo
     reason: "request-success-rate 87.5 < 99 (5 failed checks)"
   register: podinfo_rollback
+
+- name: Roll back at once where nobody sends traffic (a test namespace)
+  progressive.delivery.canary_rollback:
+    namespace: test
+    target: podinfo
+    scale_down_delay: 0
 """
 
 RETURN = r"""
+lock_lost:
+  description: V(true) when O(fence) was given and the run no longer owns the lock; nothing was written.
+  returned: on that failure
+  type: bool
 weights:
   description: The weights after the rollback (always primary 100, canary 0).
   returned: success
@@ -79,6 +109,21 @@ scaled_down:
   description: Whether the target had replicas before this call (and was scaled to 0 by it).
   returned: success
   type: bool
+drained_seconds:
+  description:
+    - Seconds waited between the route switch and the scale-down (see O(scale_down_delay)); V(0) when nothing was scaled down,
+      in check mode, and with O(scale_down_delay=0).
+  returned: success
+  type: float
+  sample: 30.002
+route_reconciled:
+  description:
+    - V(true) when Istio's distribution status reported the route served by every proxy before the scale-down, V(false) when it
+      still reported it propagating at the end of O(scale_down_delay) (the target was scaled down anyway, with a warning), and
+      null when there was no such status to read (or no wait).
+  returned: success
+  type: bool
+  sample: null
 objects:
   description: The objects written or checked, with C(action) C(updated) or C(unchanged).
   returned: success
@@ -90,7 +135,7 @@ diff:
   type: dict
 """
 
-from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_rollback
+from ansible_collections.progressive.delivery.plugins.module_utils._canary import SCALE_DOWN_DELAY, run_rollback
 from ansible_collections.progressive.delivery.plugins.module_utils._k8s import (
     CanaryModule,
     common_argument_spec,
@@ -101,7 +146,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils._k8s import (
 def argument_spec():
     spec = common_argument_spec()
     spec.update(routing_argument_spec())
-    spec.update(reason=dict(type="str"))
+    spec.update(
+        reason=dict(type="str"),
+        scale_down_delay=dict(type="int", default=SCALE_DOWN_DELAY),
+    )
     return spec
 
 

@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.fence
   - progressive.delivery.routing
 attributes:
   check_mode:
@@ -53,6 +54,8 @@ options:
     description:
       - Percent of the traffic sent to the canary (0-100); the primary gets the rest, so the weights always sum to 100.
       - When omitted the current canary weight is kept, so O(match) or O(mirror) can be changed alone.
+      - With O(fence), a weight above the current one is refused (RV(interrupted)) while an operator's abort or promotion
+        request is pending in the rollout's status, so a run never raises the traffic of a canary it was asked to stop.
     type: int
   match:
     description:
@@ -144,6 +147,24 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+lock_lost:
+  description: V(true) when O(fence) was given and the run no longer owns the lock; nothing was written.
+  returned: on that failure
+  type: bool
+interrupted:
+  description:
+    - With O(fence), V(abort) or V(promote) when the weight was not raised because an operator's request is pending
+      (the task fails and writes nothing); RV(requested_by) and RV(request_reason) say who asked and why.
+  returned: on that failure
+  type: str
+requested_by:
+  description: Who made the pending request (see RV(interrupted)).
+  returned: on that failure
+  type: str
+request_reason:
+  description: The reason given with the pending request (see RV(interrupted)).
+  returned: on that failure
+  type: str
 weights:
   description: The weights after the change (predicted in check mode).
   returned: success

@@ -65,6 +65,8 @@ class Canary(object):
             "rollout_namespace": self.namespace,
             "rollout_kubeconfig": str(self.cluster.kubeconfig),
             "rollout_progress_deadline_seconds": 30,
+            # simulated pods and no traffic: nothing to drain
+            "rollout_scale_down_delay": 0,
             "rollout_prometheus": {"url": self.prometheus.url},
             "rollout_analysis": {
                 "interval": "1s",

@@ -154,7 +154,7 @@ def validate(variables):
     """Validate the rollout's variables; return the settings the loop uses.
 
     ``variables``: target, namespace, strategy, analysis, service, load, prometheus (dicts already
-    merged over the defaults), progress_deadline_seconds, canary_replicas, lock_ttl; ``entry`` is the
+    merged over the defaults), progress_deadline_seconds, canary_replicas, lock_ttl, scale_down_delay; ``entry`` is the
     role's entry point: the operator's ones (abort, promote, status) must work with the target alone,
     so only ``main`` validates the metrics, Prometheus and the load.
     """
@@ -182,6 +182,7 @@ def validate(variables):
     deadline = _integer(variables.get("progress_deadline_seconds", 600), "rollout_progress_deadline_seconds", 1)
     replicas = _integer(variables.get("canary_replicas", 0), "rollout_canary_replicas", 0)
     lock_ttl = _integer(variables.get("lock_ttl", 0), "rollout_lock_ttl", 0)
+    scale_down_delay = _integer(variables.get("scale_down_delay", 30), "rollout_scale_down_delay", 0)
     return {
         "strategy": strategy,
         "interval": analysis["interval"],
@@ -198,5 +199,6 @@ def validate(variables):
         "service": service,
         "progress_deadline_seconds": deadline,
         "canary_replicas": replicas,
+        "scale_down_delay": scale_down_delay,
         "lock_ttl": lock_ttl or max(int(round(interval)), MIN_LOCK_TTL),
     }

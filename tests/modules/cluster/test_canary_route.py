@@ -139,7 +139,7 @@ def test_subset_mode_rollback_clears_match_and_split(lab):
     assert not route(lab, weight=0, match=[{"headers": {"x-user": {"prefix": "beta-"}}}], **SUBSET_ARGS).get("failed")
     spec = stored_vs(lab, "backend")["spec"]
     assert [r.get("name") for r in spec["http"]] == [None, "backend-canary-match", None]
-    args = dict(namespace=NAMESPACE, reason="manual abort", **SUBSET_ARGS)
+    args = dict(namespace=NAMESPACE, reason="manual abort", scale_down_delay=0, **SUBSET_ARGS)
     result = run_module(canary_rollback, lab, args)
     assert not result.get("failed"), result
     spec = stored_vs(lab, "backend")["spec"]
