@@ -15,7 +15,8 @@ import copy
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, overlay, strip_object
-from ansible_collections.progressive.delivery.plugins.module_utils._names import is_managed, primary_name
+from ansible_collections.progressive.delivery.plugins.module_utils._names import ROLLBACK_REASON_ANNOTATION, is_managed, primary_name
+from ansible_collections.progressive.delivery.plugins.module_utils import _options as options
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio
 from ansible_collections.progressive.delivery.plugins.module_utils.routing.services import build_services, service_port
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import config as configs
@@ -23,7 +24,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.workload impo
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
-ROLLBACK_REASON_ANNOTATION = "progressive.delivery/rollback-reason"
 
 _REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
@@ -122,6 +122,7 @@ def _write_config_copies(cluster, tracked, changes):
 
 def run_init(module):
     params = module.params
+    options.validate_init(params)
     cluster = module.cluster
     namespace, apex = params["namespace"], _apex(params)
     changes = _Changes()
@@ -227,6 +228,7 @@ def _route(module, cluster, vs, weights, match, mirror, mirror_weight, changes, 
 
 def run_route(module):
     params = module.params
+    options.validate_route(params)
     cluster = module.cluster
     changes = _Changes()
     target = _route_target(params)
@@ -258,6 +260,7 @@ def run_route(module):
 
 def run_promote(module):
     params = module.params
+    options.validate_promote(params)
     cluster = module.cluster
     namespace = params["namespace"]
     changes = _Changes()
@@ -307,6 +310,7 @@ def run_promote(module):
 
 def run_rollback(module):
     params = module.params
+    options.validate_rollback(params)
     cluster = module.cluster
     changes = _Changes()
     _route_target(params)
