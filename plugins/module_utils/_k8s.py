@@ -6,12 +6,19 @@
 Reads and writes go through kubernetes.core's client. Writes are a POST for a new object or a JSON
 merge patch (with the read resourceVersion as precondition) for an existing one, computed
 locally; in check mode nothing is sent and the computed object is the predicted result.
+
+A real run is rehearsed first: the operation runs once as in check mode, but with every write sent
+to the API server as a dry run (``dryRun=All``, ``fieldValidation=Strict``), so the server validates
+(and admission-checks) every object the task writes before the first one is written for real. Only
+when all of them pass does the operation run again for real; an object the server refuses, even the
+last one, leaves nothing behind.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import copy
 import time
 import traceback
@@ -232,21 +239,54 @@ def _api_reason(exc):
     return to_text(getattr(exc, "reason", None) or exc)
 
 
+_NOTHING_WRITTEN = "nothing was written (every object of the task is sent to the API server as a dry run first)"
+
+
 class Cluster(object):
-    """Read and write whole objects as dicts; in check mode writes are computed, not sent."""
+    """Read and write whole objects as dicts; in check mode writes are computed, not sent.
+
+    Within ``dry_run_writes()`` writes are sent as server-side dry runs: the API server validates
+    and admission-checks them as real writes and stores nothing.
+    """
+
+    # Query parameters of a dry-run write: nothing stored, and a field the server's schema does not
+    # know is an error (a real write would drop it with a warning and the object would never match).
+    DRY_RUN = {"dry_run": "All"}
+    DRY_RUN_QUERY = [("fieldValidation", "Strict")]
 
     def __init__(self, client, check_mode=False, poll_interval=0.5):
         self.client = client
         self.check_mode = check_mode
         self.poll_interval = poll_interval
         self.host = getattr(getattr(client, "configuration", None), "host", None)
+        self.dry_run = False
         self._resources = {}
+
+    @contextlib.contextmanager
+    def dry_run_writes(self):
+        """Send every write of the block as a dry run (``dryRun=All``): validated by the server, not stored."""
+        self.dry_run = True
+        try:
+            yield self
+        finally:
+            self.dry_run = False
+
+    def _write_params(self):
+        if not self.dry_run:
+            return {}
+        params = dict(self.DRY_RUN)
+        params["query_params"] = list(self.DRY_RUN_QUERY)
+        return params
+
+    def _api_error(self, exc, action, what):
+        message = _api_error_message(exc, action, what, self.host)
+        return ClusterError("%s; %s" % (message, _NOTHING_WRITTEN) if self.dry_run else message)
 
     def _call(self, action, what, func, *args, **kwargs):
         try:
             return func(*args, **kwargs)
         except ApiException as exc:
-            raise ClusterError(_api_error_message(exc, action, what, self.host))
+            raise self._api_error(exc, action, what)
         except Urllib3Error as exc:
             raise ClusterError(_unreachable_message(exc, action, what, self.host))
 
@@ -292,7 +332,8 @@ class Cluster(object):
         if existing is None:
             if not self.check_mode:
                 resource = self.resource(new["apiVersion"], new["kind"])
-                self._call("create", describe(new), self.client.create, resource, new, namespace=new["metadata"].get("namespace"))
+                self._call("create", describe(new), self.client.create, resource, new, namespace=new["metadata"].get("namespace"),
+                           **self._write_params())
             changes.record(new, "created", None, new)
             return new
         patch = merge_patch(strip_object(existing), strip_object(new))
@@ -321,15 +362,15 @@ class Cluster(object):
             guarded.setdefault("metadata", {})["resourceVersion"] = version
             try:
                 return self.client.client.patch(resource, guarded, name=metadata["name"], namespace=metadata.get("namespace"),
-                                                content_type=MERGE_PATCH)
+                                                content_type=MERGE_PATCH, **self._write_params())
             except ApiException as exc:
                 if getattr(exc, "status", None) != 409 or attempt == attempts - 1:
-                    raise ClusterError(_api_error_message(exc, "update", what, self.host))
+                    raise self._api_error(exc, "update", what)
                 current = self.get(existing["apiVersion"], existing["kind"], metadata.get("namespace"), metadata["name"])
                 if current is None:
                     raise ClusterError("%s was deleted while this task ran; run the task again" % what)
                 if patches_overlap(merge_patch(base, strip_object(current)), patch):
-                    raise ClusterError(_api_error_message(exc, "update", what, self.host))
+                    raise self._api_error(exc, "update", what)
                 version = current["metadata"].get("resourceVersion")
             except Urllib3Error as exc:
                 raise ClusterError(_unreachable_message(exc, "update", what, self.host))
@@ -356,6 +397,7 @@ class CanaryModule(object):
             module.fail_json(msg=missing_required_lib("the kubernetes.core collection"), exception=K8S_CORE_IMPORT_ERROR)
         self.module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
         self._cluster = None
+        self._rehearsing = False
 
     @property
     def params(self):
@@ -363,7 +405,8 @@ class CanaryModule(object):
 
     @property
     def check_mode(self):
-        return self.module.check_mode
+        """True in check mode, and while a real run is rehearsed with dry-run writes (nothing is waited for)."""
+        return self.module.check_mode or self._rehearsing
 
     @property
     def diff_mode(self):
@@ -383,15 +426,30 @@ class CanaryModule(object):
                 # kubernetes.core's CoreException, and the plain exceptions of kubernetes' config loader
                 # (bad kubeconfig path, missing context).
                 self.fail("could not load the Kubernetes client configuration: %s; check kubeconfig, context and host" % to_text(exc))
-            self._cluster = Cluster(client, check_mode=self.check_mode)
+            self._cluster = Cluster(client, check_mode=self.module.check_mode)
         return self._cluster
 
     def fail(self, msg, **kwargs):
         self.module.fail_json(msg=msg, **kwargs)
 
-    def run(self, func):
-        """Run ``func(self)`` -> result dict; map our errors to a failed result."""
+    def rehearse(self, func):
+        """Run ``func(self)`` as in check mode, every write sent to the API server as a dry run; discard its result."""
+        self._rehearsing = True
         try:
+            with self.cluster.dry_run_writes():
+                func(self)
+        finally:
+            self._rehearsing = False
+
+    def run(self, func):
+        """Run ``func(self)`` -> result dict; map our errors to a failed result.
+
+        For real (not in check mode) the run is rehearsed first (see ``rehearse``), so nothing is
+        written unless the API server accepts every object the task writes.
+        """
+        try:
+            if not self.module.check_mode:
+                self.rehearse(func)
             result = func(self)
         except CanaryError as exc:
             self.fail(exc.message, field=exc.field)
