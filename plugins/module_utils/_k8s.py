@@ -20,12 +20,14 @@ __metaclass__ = type
 
 import contextlib
 import copy
+import os
 import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.progressive.delivery.plugins.module_utils import _kubeconfig
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 
 K8S_CORE_IMPORT_ERROR = None
@@ -242,6 +244,33 @@ def _api_reason(exc):
 _NOTHING_WRITTEN = "nothing was written (every object of the task is sent to the API server as a dry run first)"
 
 
+def _default_kubeconfig():
+    try:
+        from kubernetes.config import kube_config
+    except ImportError:
+        return None
+    return kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+
+
+def connect(module):
+    """kubernetes.core's client for ``module`` (an AnsibleK8SModule); ClusterError saying what to fix when none can be made.
+
+    A missing kubeconfig names the path and whether the kubeconfig option, K8S_AUTH_KUBECONFIG or the
+    default set it; a missing context names the context and the kubeconfig (see ``_kubeconfig``).
+    """
+    host = module.params.get("host")
+    try:
+        # kubernetes.core's client runs discovery here: credentials and reachability fail first here.
+        return get_api_client(module=module)
+    except ApiException as exc:
+        raise ClusterError(_api_error_message(exc, "connect to", "the cluster", host))
+    except Urllib3Error as exc:
+        raise ClusterError(_unreachable_message(exc, "connect to", "the cluster", host))
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # kubernetes.core's CoreException, and the plain exceptions of kubernetes' config loader.
+        raise ClusterError(_kubeconfig.explain(module.params, os.environ, to_text(exc), _default_kubeconfig(), os.getcwd()))
+
+
 class Cluster(object):
     """Read and write whole objects as dicts; in check mode writes are computed, not sent.
 
@@ -415,17 +444,10 @@ class CanaryModule(object):
     @property
     def cluster(self):
         if self._cluster is None:
-            # kubernetes.core's client runs discovery here: credentials and reachability fail first here.
             try:
-                client = get_api_client(module=self.module)
-            except ApiException as exc:
-                self.fail(_api_error_message(exc, "connect to", "the cluster", self.module.params.get("host")))
-            except Urllib3Error as exc:
-                self.fail(_unreachable_message(exc, "connect to", "the cluster", self.module.params.get("host")))
-            except Exception as exc:  # pylint: disable=broad-exception-caught
-                # kubernetes.core's CoreException, and the plain exceptions of kubernetes' config loader
-                # (bad kubeconfig path, missing context).
-                self.fail("could not load the Kubernetes client configuration: %s; check kubeconfig, context and host" % to_text(exc))
+                client = connect(self.module)
+            except ClusterError as exc:
+                self.fail(to_text(exc))
             self._cluster = Cluster(client, check_mode=self.module.check_mode)
         return self._cluster
 
