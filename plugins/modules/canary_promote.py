@@ -19,6 +19,11 @@ description:
   - Then, unless O(route=false), routes 100% to the primary and removes the A/B route and the mirror; and unless
     O(scale_down=false), scales the target to 0 replicas.
   - The primary's annotation C(progressive.delivery/pod-template-hash) records the promoted revision.
+  - Every option is checked before anything is read or written, and the error names the option and the fix. Then every object the
+    module writes (config copies, the primary, the VirtualService, the target's scale-down) is first sent to the API server as a dry
+    run (C(dryRun=All), C(fieldValidation=Strict)); only when the server accepts all of them are they written for real, so an object
+    the server refuses (its schema, an admission policy) leaves nothing written. A field the cluster's schema does not know is
+    refused rather than dropped.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
@@ -28,7 +33,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Nothing is sent to the API server and nothing is waited for; the result and diff are computed from the objects read.
+    details: >-
+      Nothing is sent to the API server (not even a dry run) and nothing is waited for; the result and diff are computed from
+      the objects read.
   diff_mode:
     support: full
   idempotent:
@@ -46,7 +53,7 @@ options:
     description: The apex name (VirtualService and Services). Defaults to O(target).
     type: str
   timeout:
-    description: Seconds to wait for the primary rollout to complete.
+    description: Seconds (0 or more) to wait for the primary rollout to complete.
     type: int
     default: 600
   route:
