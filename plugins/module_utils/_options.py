@@ -98,8 +98,8 @@ def validate_rollback(params):
     if reason is not None:
         if not isinstance(reason, str):
             raise CanaryError("reason must be a string, got %r" % (reason,), field="reason")
-        size = len(reason.encode("utf-8")) + len(ROLLBACK_REASON_ANNOTATION)
-        if size > ANNOTATIONS_SIZE_LIMIT:
+        size = len(reason.encode("utf-8"))
+        if size + len(ROLLBACK_REASON_ANNOTATION) > ANNOTATIONS_SIZE_LIMIT:
             raise CanaryError("reason is %d bytes long; it is recorded in the annotation %s and Kubernetes allows %d bytes for all "
-                              "annotations of an object together: shorten it" % (len(reason.encode("utf-8")), ROLLBACK_REASON_ANNOTATION,
-                                                                                  ANNOTATIONS_SIZE_LIMIT), field="reason")
+                              "annotations of an object together: shorten it" % (size, ROLLBACK_REASON_ANNOTATION, ANNOTATIONS_SIZE_LIMIT),
+                              field="reason")
