@@ -289,12 +289,14 @@ class Cluster(object):
         self.poll_interval = poll_interval
         self.host = getattr(getattr(client, "configuration", None), "host", None)
         self.dry_run = False
+        self._dry_run_created = set()
         self._resources = {}
 
     @contextlib.contextmanager
     def dry_run_writes(self):
         """Send every write of the block as a dry run (``dryRun=All``): validated by the server, not stored."""
         self.dry_run = True
+        self._dry_run_created = set()
         try:
             yield self
         finally:
@@ -360,9 +362,7 @@ class Cluster(object):
         """
         if existing is None:
             if not self.check_mode:
-                resource = self.resource(new["apiVersion"], new["kind"])
-                self._call("create", describe(new), self.client.create, resource, new, namespace=new["metadata"].get("namespace"),
-                           **self._write_params())
+                self._create(new)
             changes.record(new, "created", None, new)
             return new
         patch = merge_patch(strip_object(existing), strip_object(new))
@@ -370,9 +370,24 @@ class Cluster(object):
             changes.record(existing, "unchanged")
             return existing
         if not self.check_mode:
-            self._patch(existing, patch)
+            if self.dry_run and self._key(existing) in self._dry_run_created:
+                self._create(new)  # created by this dry run, so not stored: the server can only judge it whole
+            else:
+                self._patch(existing, patch)
         changes.record(existing, "updated", existing, new)
         return new
+
+    @staticmethod
+    def _key(obj):
+        metadata = obj.get("metadata") or {}
+        return (obj.get("apiVersion"), obj.get("kind"), metadata.get("namespace"), metadata.get("name"))
+
+    def _create(self, new):
+        resource = self.resource(new["apiVersion"], new["kind"])
+        self._call("create", describe(new), self.client.create, resource, new, namespace=new["metadata"].get("namespace"),
+                   **self._write_params())
+        if self.dry_run:
+            self._dry_run_created.add(self._key(new))
 
     def _patch(self, existing, patch, attempts=5):
         """Send ``patch`` guarded by the resourceVersion it was computed from.

@@ -233,3 +233,26 @@ def test_check_mode_sends_nothing_not_even_a_dry_run(initialised, requests):
         result = run_module(module, lab, args, check=True)
         assert not result.get("failed") and result["changed"] is True or module is canary_init, result
     assert {method for method, _ in requests} == {"GET"}
+
+
+def test_a_dry_run_can_update_what_it_created_and_stores_neither(lab):
+    """An operation that creates an object and then changes it in the same run rehearses both."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+
+    from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, Cluster, ClusterError, overlay
+    from tests.modules.cluster.harness import _forget_client_state
+
+    seed(lab.store)
+    _forget_client_state()
+    cluster = Cluster(get_api_client(kubeconfig=str(lab.kubeconfig)))
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": NAMESPACE}, "data": {"a": "1"}}
+    before = lab.store.resource_version
+    with cluster.dry_run_writes():
+        created = cluster.write(None, config_map, Changes())
+        cluster.write(created, overlay(created, {"data": {"a": "2"}}), Changes())
+        with pytest.raises(ClusterError) as err:
+            cluster.write(created, overlay(created, {"metadata": {"labels": {"bad label": "x"}}}), Changes())
+    assert "rejected create ConfigMap test/settings (422)" in str(err.value) and "nothing was written" in str(err.value)
+    assert lab.store.get("v1", "ConfigMap", NAMESPACE, "settings") is None and lab.store.resource_version == before
+    cluster.write(None, config_map, Changes())
+    assert lab.store.get("v1", "ConfigMap", NAMESPACE, "settings")["data"] == {"a": "1"}
