@@ -332,7 +332,7 @@ def validate_gateways(gateways, field="gateways"):
                               field=_option(field))
         if gateway == "mesh":
             continue
-        namespace, _, name = gateway.rpartition("/")
+        namespace, name = gateway.rpartition("/")[::2]
         if namespace:
             check_name(namespace, where, "label", what="the namespace part of %s" % gateway)
         check_name(name, where, "subdomain", what="a Gateway name")
