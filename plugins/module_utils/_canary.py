@@ -20,7 +20,8 @@ import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, ClusterError, RolloutInterrupted, overlay, strip_object
-from ansible_collections.progressive.delivery.plugins.module_utils._names import is_managed, primary_name
+from ansible_collections.progressive.delivery.plugins.module_utils._names import ROLLBACK_REASON_ANNOTATION, is_managed, primary_name
+from ansible_collections.progressive.delivery.plugins.module_utils import _options as options
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio, istio_status
 from ansible_collections.progressive.delivery.plugins.module_utils.routing.services import build_services, service_port
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as rollout_status
@@ -29,7 +30,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.workload impo
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
-ROLLBACK_REASON_ANNOTATION = "progressive.delivery/rollback-reason"
 
 # Seconds the canary keeps its pods after the route switch (Argo Rollouts' scaleDownDelaySeconds
 # default): far above istiod's push debounce (at most 10 s by default) plus the push to every sidecar.
@@ -133,6 +133,7 @@ def _write_config_copies(cluster, tracked, changes):
 
 def run_init(module):
     params = module.params
+    options.validate_init(params)
     cluster = module.cluster
     namespace, apex = params["namespace"], _apex(params)
     changes = _Changes()
@@ -344,6 +345,7 @@ def _refuse_increase_on_request(cluster, params, current, weight):
 
 def run_route(module):
     params = module.params
+    options.validate_route(params)
     cluster = module.cluster
     changes = _Changes()
     target = _route_target(params)
@@ -384,6 +386,7 @@ def _promotion_phase(params):
 
 def run_promote(module):
     params = module.params
+    options.validate_promote(params)
     cluster = module.cluster
     namespace = params["namespace"]
     changes = _Changes()
@@ -452,6 +455,7 @@ def run_promote(module):
 
 def run_rollback(module):
     params = module.params
+    options.validate_rollback(params)
     cluster = module.cluster
     changes = _Changes()
     _route_target(params)

@@ -6,19 +6,28 @@
 Reads and writes go through kubernetes.core's client. Writes are a POST for a new object or a JSON
 merge patch (with the read resourceVersion as precondition) for an existing one, computed
 locally; in check mode nothing is sent and the computed object is the predicted result.
+
+A real run is rehearsed first: the operation runs once as in check mode, but with every write sent
+to the API server as a dry run (``dryRun=All``, ``fieldValidation=Strict``), so the server validates
+(and admission-checks) every object the task writes before the first one is written for real. Only
+when all of them pass does the operation run again for real; an object the server refuses, even the
+last one, leaves nothing behind.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import copy
+import os
 import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.progressive.delivery.plugins.module_utils import _kubeconfig
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils.state import lock as lk
 from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import hold_lock
@@ -244,23 +253,87 @@ def _api_reason(exc):
     return to_text(getattr(exc, "reason", None) or exc)
 
 
+_NOTHING_WRITTEN = "nothing was written (every object of the task is sent to the API server as a dry run first)"
+
+
+def _default_kubeconfig():
+    try:
+        from kubernetes.config import kube_config
+    except ImportError:
+        return None
+    return kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+
+
+def connect(module):
+    """kubernetes.core's client for ``module`` (an AnsibleK8SModule); ClusterError saying what to fix when none can be made.
+
+    A missing kubeconfig names the path and whether the kubeconfig option, K8S_AUTH_KUBECONFIG or the
+    default set it; a missing context names the context and the kubeconfig (see ``_kubeconfig``).
+    """
+    host = module.params.get("host")
+    try:
+        # kubernetes.core's client runs discovery here: credentials and reachability fail first here.
+        return get_api_client(module=module)
+    except ApiException as exc:
+        raise ClusterError(_api_error_message(exc, "connect to", "the cluster", host))
+    except Urllib3Error as exc:
+        raise ClusterError(_unreachable_message(exc, "connect to", "the cluster", host))
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # kubernetes.core's CoreException, and the plain exceptions of kubernetes' config loader.
+        raise ClusterError(_kubeconfig.explain(module.params, os.environ, to_text(exc), _default_kubeconfig(), os.getcwd()))
+
+
 class Cluster(object):
-    """Read and write whole objects as dicts; in check mode writes are computed, not sent."""
+    """Read and write whole objects as dicts; in check mode writes are computed, not sent.
+
+    Within ``dry_run_writes()`` writes are sent as server-side dry runs: the API server validates
+    and admission-checks them as real writes and stores nothing.
+    """
+
+    # Query parameters of a dry-run write: nothing stored, and a field the server's schema does not
+    # know is an error (a real write would drop it with a warning and the object would never match).
+    DRY_RUN = {"dry_run": "All"}
+    DRY_RUN_QUERY = [("fieldValidation", "Strict")]
 
     def __init__(self, client, check_mode=False, poll_interval=0.5):
         self.client = client
         self.check_mode = check_mode
         self.poll_interval = poll_interval
         self.host = getattr(getattr(client, "configuration", None), "host", None)
+        self.dry_run = False
+        self._dry_run_created = set()
         self._resources = {}
-        # Called once, before the first write (fencing: see CanaryModule.cluster).
-        self.before_first_write = None
+        # Proves the run still owns the rollout's lock (CanaryModule.cluster sets it from the fence option): called
+        # before the first real write of the task, not for the dry runs that rehearse it.
+        self.fence = None
+        self._fenced = False
+
+    @contextlib.contextmanager
+    def dry_run_writes(self):
+        """Send every write of the block as a dry run (``dryRun=All``): validated by the server, not stored."""
+        self.dry_run = True
+        self._dry_run_created = set()
+        try:
+            yield self
+        finally:
+            self.dry_run = False
+
+    def _write_params(self):
+        if not self.dry_run:
+            return {}
+        params = dict(self.DRY_RUN)
+        params["query_params"] = list(self.DRY_RUN_QUERY)
+        return params
+
+    def _api_error(self, exc, action, what):
+        message = _api_error_message(exc, action, what, self.host)
+        return ClusterError("%s; %s" % (message, _NOTHING_WRITTEN) if self.dry_run else message)
 
     def _call(self, action, what, func, *args, **kwargs):
         try:
             return func(*args, **kwargs)
         except ApiException as exc:
-            raise ClusterError(_api_error_message(exc, action, what, self.host))
+            raise self._api_error(exc, action, what)
         except Urllib3Error as exc:
             raise ClusterError(_unreachable_message(exc, action, what, self.host))
 
@@ -303,13 +376,12 @@ class Cluster(object):
         real alike, so a check run predicts exactly what a real run reports. Server defaults are
         not part of it; whoever needs them reads the object again.
         """
-        if self.before_first_write is not None:
-            guard, self.before_first_write = self.before_first_write, None
-            guard()
+        if self.fence is not None and not self.dry_run and not self._fenced:
+            self._fenced = True
+            self.fence()
         if existing is None:
             if not self.check_mode:
-                resource = self.resource(new["apiVersion"], new["kind"])
-                self._call("create", describe(new), self.client.create, resource, new, namespace=new["metadata"].get("namespace"))
+                self._create(new)
             changes.record(new, "created", None, new)
             return new
         patch = merge_patch(strip_object(existing), strip_object(new))
@@ -317,9 +389,24 @@ class Cluster(object):
             changes.record(existing, "unchanged")
             return existing
         if not self.check_mode:
-            self._patch(existing, patch)
+            if self.dry_run and self._key(existing) in self._dry_run_created:
+                self._create(new)  # created by this dry run, so not stored: the server can only judge it whole
+            else:
+                self._patch(existing, patch)
         changes.record(existing, "updated", existing, new)
         return new
+
+    @staticmethod
+    def _key(obj):
+        metadata = obj.get("metadata") or {}
+        return (obj.get("apiVersion"), obj.get("kind"), metadata.get("namespace"), metadata.get("name"))
+
+    def _create(self, new):
+        resource = self.resource(new["apiVersion"], new["kind"])
+        self._call("create", describe(new), self.client.create, resource, new, namespace=new["metadata"].get("namespace"),
+                   **self._write_params())
+        if self.dry_run:
+            self._dry_run_created.add(self._key(new))
 
     def _patch(self, existing, patch, attempts=5):
         """Send ``patch`` guarded by the resourceVersion it was computed from.
@@ -338,15 +425,15 @@ class Cluster(object):
             guarded.setdefault("metadata", {})["resourceVersion"] = version
             try:
                 return self.client.client.patch(resource, guarded, name=metadata["name"], namespace=metadata.get("namespace"),
-                                                content_type=MERGE_PATCH)
+                                                content_type=MERGE_PATCH, **self._write_params())
             except ApiException as exc:
                 if getattr(exc, "status", None) != 409 or attempt == attempts - 1:
-                    raise ClusterError(_api_error_message(exc, "update", what, self.host))
+                    raise self._api_error(exc, "update", what)
                 current = self.get(existing["apiVersion"], existing["kind"], metadata.get("namespace"), metadata["name"])
                 if current is None:
                     raise ClusterError("%s was deleted while this task ran; run the task again" % what)
                 if patches_overlap(merge_patch(base, strip_object(current)), patch):
-                    raise ClusterError(_api_error_message(exc, "update", what, self.host))
+                    raise self._api_error(exc, "update", what)
                 version = current["metadata"].get("resourceVersion")
             except Urllib3Error as exc:
                 raise ClusterError(_unreachable_message(exc, "update", what, self.host))
@@ -373,6 +460,7 @@ class CanaryModule(object):
             module.fail_json(msg=missing_required_lib("the kubernetes.core collection"), exception=K8S_CORE_IMPORT_ERROR)
         self.module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
         self._cluster = None
+        self._rehearsing = False
 
     @property
     def params(self):
@@ -380,7 +468,8 @@ class CanaryModule(object):
 
     @property
     def check_mode(self):
-        return self.module.check_mode
+        """True in check mode, and while a real run is rehearsed with dry-run writes (nothing is waited for)."""
+        return self.module.check_mode or self._rehearsing
 
     @property
     def diff_mode(self):
@@ -389,31 +478,38 @@ class CanaryModule(object):
     @property
     def cluster(self):
         if self._cluster is None:
-            # kubernetes.core's client runs discovery here: credentials and reachability fail first here.
             try:
-                client = get_api_client(module=self.module)
-            except ApiException as exc:
-                self.fail(_api_error_message(exc, "connect to", "the cluster", self.module.params.get("host")))
-            except Urllib3Error as exc:
-                self.fail(_unreachable_message(exc, "connect to", "the cluster", self.module.params.get("host")))
-            except Exception as exc:  # pylint: disable=broad-exception-caught
-                # kubernetes.core's CoreException, and the plain exceptions of kubernetes' config loader
-                # (bad kubeconfig path, missing context).
-                self.fail("could not load the Kubernetes client configuration: %s; check kubeconfig, context and host" % to_text(exc))
-            self._cluster = Cluster(client, check_mode=self.check_mode)
+                client = connect(self.module)
+            except ClusterError as exc:
+                self.fail(to_text(exc))
+            self._cluster = Cluster(client, check_mode=self.module.check_mode)
             fence = self.params.get("fence")
             if fence:
                 params = self.params
-                self._cluster.before_first_write = lambda: hold_lock(client, params["target"], params["namespace"], fence,
-                                                                     check_mode=self.check_mode)
+                self._cluster.fence = lambda: hold_lock(client, params["target"], params["namespace"], fence, check_mode=self.check_mode)
         return self._cluster
 
     def fail(self, msg, **kwargs):
         self.module.fail_json(msg=msg, **kwargs)
 
-    def run(self, func):
-        """Run ``func(self)`` -> result dict; map our errors to a failed result."""
+    def rehearse(self, func):
+        """Run ``func(self)`` as in check mode, every write sent to the API server as a dry run; discard its result."""
+        self._rehearsing = True
         try:
+            with self.cluster.dry_run_writes():
+                func(self)
+        finally:
+            self._rehearsing = False
+
+    def run(self, func):
+        """Run ``func(self)`` -> result dict; map our errors to a failed result.
+
+        For real (not in check mode) the run is rehearsed first (see ``rehearse``), so nothing is
+        written unless the API server accepts every object the task writes.
+        """
+        try:
+            if not self.module.check_mode:
+                self.rehearse(func)
             result = func(self)
         except CanaryError as exc:
             self.fail(exc.message, field=exc.field)

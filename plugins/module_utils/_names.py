@@ -7,12 +7,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
+from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
+
 PRIMARY_SUFFIX = "-primary"
 CANARY_SUFFIX = "-canary"
 MATCH_ROUTE_SUFFIX = "-canary-match"
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "progressive.delivery"
+
+ROLLBACK_REASON_ANNOTATION = "progressive.delivery/rollback-reason"
+# apimachinery's TotalAnnotationSizeLimitB: the keys and values of all annotations of an object together.
+ANNOTATIONS_SIZE_LIMIT = 256 * 1024
 
 
 def primary_name(name):
@@ -40,3 +48,42 @@ def managed_labels(labels=None):
 def is_managed(obj):
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return labels.get(MANAGED_BY_LABEL) == MANAGER
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes name rules (apimachinery's validation), checked on the options before anything is written
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+_RULES = {
+    # kind: (pattern, longest, what it is)
+    "label": (_DNS1123_LABEL, 63, "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit"),
+    "subdomain": (_DNS1123_SUBDOMAIN, 253, "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with "
+                                           "a letter or digit"),
+    "service": (_DNS1035_LABEL, 63, "a DNS-1035 label, as Service names are (lowercase letters, digits and '-', starting with a "
+                                    "letter and ending with a letter or digit"),
+}
+
+
+def check_name(value, field, rule="subdomain", suffixes=(), what=None):
+    """Refuse a name the API server would refuse, also once ``suffixes`` are appended to it.
+
+    ``rule``: ``label`` (Namespaces), ``subdomain`` (most objects) or ``service`` (Services). The
+    longest allowed length is reduced by the longest suffix, since e.g. ``<target>-primary`` is
+    written too. ``what`` names where the value came from when it is not the option itself.
+    """
+    pattern, longest, description = _RULES[rule]
+    option = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if not isinstance(value, str) or not value:
+        raise CanaryError("%s must be a non-empty string, got %r" % (field, value), field=option)
+    extra = max([len(suffix) for suffix in suffixes] or [0])
+    source = " (%s)" % what if what else ""
+    if not pattern.match(value):
+        raise CanaryError("%s%s must be %s), got %r" % (field, source, description, value), field=option)
+    if len(value) + extra > longest:
+        written = " (%s are written too)" % " and ".join("<%s>%s" % (field, suffix) for suffix in suffixes) if suffixes else ""
+        raise CanaryError("%s%s is %d characters long; names may have at most %d characters%s, so %s may have at most %d"
+                          % (field, source, len(value), longest, written, field, longest - extra), field=option)
+    return value

@@ -25,6 +25,11 @@ description:
     the primary (a canary under analysis when the module is run again), which is left running.
   - The primary Deployment and its config copies are only created here; later template changes reach the primary through
     M(progressive.delivery.canary_promote). Running the module again during a rollout keeps the current weights, A/B route and mirror.
+  - Every option is checked before anything is read or written, and the error names the option and the fix. Then every object the
+    module writes (config copies, primary, HPA, Services, DestinationRules, VirtualService, the target's scale-down) is first sent
+    to the API server as a dry run (C(dryRun=All), C(fieldValidation=Strict)); only when the server accepts all of them are they
+    written for real, so an object the server refuses (its schema, an admission policy) leaves nothing written. A field the
+    cluster's schema does not know is refused rather than dropped.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
@@ -34,7 +39,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Nothing is sent to the API server; the result and diff are computed from the objects read.
+    details: Nothing is sent to the API server (not even a dry run); the result and diff are computed from the objects read.
   diff_mode:
     support: full
   idempotent:
@@ -49,13 +54,16 @@ options:
     type: str
     required: true
   service_name:
-    description: The apex name used for the Services, DestinationRules and VirtualService. Defaults to O(target).
+    description:
+      - The apex name used for the Services, DestinationRules and VirtualService. Defaults to O(target).
+      - Service names must be DNS-1035 labels (lowercase letters, digits and C(-), starting with a letter), and with the suffixes
+        C(-primary) and C(-canary) at most 63 characters, so the apex may have at most 55.
     type: str
   port:
     description: Port of the Services. Defaults to the first C(containerPort) of the target's pod template.
     type: int
   port_name:
-    description: Name of the Services' port (Istio uses it to detect the protocol).
+    description: Name of the Services' port (Istio uses it to detect the protocol); a DNS-1123 label.
     type: str
     default: http
   target_port:
@@ -70,10 +78,15 @@ options:
     type: list
     elements: str
   retries:
-    description: "Istio C(HTTPRetry) of the route, for example C({attempts: 3, perTryTimeout: 2s})."
+    description:
+      - "Istio C(HTTPRetry) of the route, for example C({attempts: 3, perTryTimeout: 2s})."
+      - C(attempts) is an integer >= 0 (0 disables retries, and then no other field may be set); C(perTryTimeout) is a duration as
+        O(timeout).
     type: dict
   timeout:
-    description: Istio route timeout, for example C(10s).
+    description:
+      - Istio route timeout, a number and a unit such as C(10s), C(1.5s), C(500ms) or C(1m30s).
+      - A bare number (C(120)) is refused.
     type: str
   cors_policy:
     description: Istio C(CorsPolicy) of the route.
@@ -99,7 +112,7 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for the primary Deployment to become ready.
+    description: Seconds (0 or more) to wait for the primary Deployment to become ready.
     type: int
     default: 300
 seealso:

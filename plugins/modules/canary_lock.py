@@ -168,9 +168,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.state import 
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+    from ansible_collections.progressive.delivery.plugins.module_utils._k8s import ClusterError, connect
     from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import Conflict, ObjectAccess, api_message
 
     HAS_DEPS = True
@@ -241,13 +241,15 @@ def main():
     if not HAS_DEPS:
         module.fail_json(msg="progressive.delivery.canary_lock needs kubernetes.core and its module_utils", exception=IMPORT_ERROR)
     try:
-        client = get_api_client(module=module)
+        client = connect(module)
         module.exit_json(**run(module, client))
     except lk.LockHeld as exc:
         module.fail_json(msg=str(exc), holder=exc.holder)
     except lk.LockLost as exc:
         module.fail_json(msg=str(exc), holder=exc.holder, lock_lost=True)
     except (lk.LockError, Conflict) as exc:
+        module.fail_json(msg=str(exc))
+    except ClusterError as exc:
         module.fail_json(msg=str(exc))
     except CoreException as exc:
         module.fail_from_exception(exc)

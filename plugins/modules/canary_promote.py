@@ -25,6 +25,11 @@ description:
   - The primary's annotation C(progressive.delivery/pod-template-hash) records the promoted revision.
   - When the scale-down fails after the traffic moved, the task fails with a message saying that the traffic is on the
     primary, and returns RV(weights), RV(primary) and RV(scaled_down) anyway.
+  - Every option is checked before anything is read or written, and the error names the option and the fix. Then every object the
+    module writes (config copies, the primary, the VirtualService, the target's scale-down) is first sent to the API server as a dry
+    run (C(dryRun=All), C(fieldValidation=Strict)); only when the server accepts all of them are they written for real, so an object
+    the server refuses (its schema, an admission policy) leaves nothing written. A field the cluster's schema does not know is
+    refused rather than dropped.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
@@ -35,8 +40,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Nothing is sent to the API server and nothing is waited for (neither the primary rollout nor O(scale_down_delay));
-      the result and diff are computed from the objects read.
+    details: >-
+      Nothing is sent to the API server (not even a dry run) and nothing is waited for (neither the primary rollout nor
+      O(scale_down_delay)); the result and diff are computed from the objects read.
   diff_mode:
     support: full
   idempotent:
@@ -56,7 +62,7 @@ options:
     description: The apex name (VirtualService and Services). Defaults to O(target).
     type: str
   timeout:
-    description: Seconds to wait for the primary rollout to complete.
+    description: Seconds (0 or more) to wait for the primary rollout to complete.
     type: int
     default: 600
   route:

@@ -20,6 +20,11 @@ description:
   - Safe to call twice, when the canary already gets no traffic, and when the VirtualService was left half-changed (weights
     that do not sum to 100, a left-over A/B route or mirror, a missing canary destination).
   - The target keeps its (bad) pod template; the primary is not touched.
+  - Every option is checked before anything is read or written, and the error names the option and the fix. Then every object the
+    module writes (the VirtualService and the target's scale-down) is first sent to the API server as a dry run (C(dryRun=All),
+    C(fieldValidation=Strict)); only when the server accepts all of them are they written for real, so an object the server refuses
+    (its schema, an admission policy) leaves nothing written. A field the cluster's schema does not know is refused rather than
+    dropped.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
@@ -30,7 +35,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Nothing is sent to the API server and nothing is waited for; the result and diff are computed from the objects read.
+    details: Nothing is sent to the API server (not even a dry run) and nothing is waited for; the result and diff are computed from the objects read.
   diff_mode:
     support: full
   idempotent:
@@ -49,7 +54,9 @@ options:
     description: The apex name (VirtualService and Services). Defaults to O(target).
     type: str
   reason:
-    description: Why the canary is rolled back (for example the failed check); recorded on the target and returned.
+    description:
+      - Why the canary is rolled back (for example the failed check); recorded on the target and returned.
+      - It is an annotation, so it must fit in Kubernetes' 256 KiB for all annotations of the target together.
     type: str
   scale_down_delay:
     description:

@@ -23,6 +23,10 @@ description:
     O(mode=subset) routes to the subsets O(primary_subset) and O(canary_subset) of the single host O(destination_host), which a
     DestinationRule must define.
   - Refuses to route to a Service or DestinationRule subset that does not exist, naming the missing object; nothing is written then.
+  - Every option is checked before anything is read or written, and the error names the option and the fix. Then every object the
+    module writes (the VirtualService) is first sent to the API server as a dry run (C(dryRun=All), C(fieldValidation=Strict)); only
+    when the server accepts all of them are they written for real, so an object the server refuses (its schema, an admission policy)
+    leaves nothing written. A field the cluster's schema does not know is refused rather than dropped.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
@@ -33,7 +37,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Nothing is sent to the API server; the result and diff are computed from the VirtualService read.
+    details: Nothing is sent to the API server (not even a dry run); the result and diff are computed from the VirtualService read.
   diff_mode:
     support: full
   idempotent:

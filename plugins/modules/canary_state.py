@@ -221,9 +221,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.state import 
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+    from ansible_collections.progressive.delivery.plugins.module_utils._k8s import ClusterError, connect
     from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import Conflict, ObjectAccess, api_message, hold_lock
     from ansible_collections.progressive.delivery.plugins.module_utils.workload import revision
 
@@ -380,13 +380,15 @@ def main():
     if not HAS_DEPS:
         module.fail_json(msg="progressive.delivery.canary_state needs kubernetes.core and its module_utils", exception=IMPORT_ERROR)
     try:
-        client = get_api_client(module=module)
+        client = connect(module)
         module.exit_json(**run(module, client))
     except st.StatusError as exc:
         module.fail_json(msg=str(exc))
     except lk.LockLost as exc:
         module.fail_json(msg=str(exc), holder=exc.holder, lock_lost=True)
     except Conflict as exc:
+        module.fail_json(msg=str(exc))
+    except ClusterError as exc:
         module.fail_json(msg=str(exc))
     except CoreException as exc:
         module.fail_from_exception(exc)

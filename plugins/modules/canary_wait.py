@@ -152,6 +152,8 @@ lock_lost:
   type: bool
 """
 
+import functools
+
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import route_to_primary
 from ansible_collections.progressive.delivery.plugins.module_utils._k8s import CanaryModule, common_argument_spec, routing_argument_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
@@ -177,10 +179,9 @@ def run_wait(module):
     cluster = module.cluster
     hold, heartbeat = None, None
     if params["fence"]:
-        def hold():
-            return hold_lock(cluster.client, params["target"], params["namespace"], params["fence"], check_mode=module.check_mode)
-        lease = hold()
-        heartbeat = int(lease["spec"]["leaseDurationSeconds"]) / 3.0
+        hold = functools.partial(hold_lock, cluster.client, params["target"], params["namespace"], params["fence"],
+                                 check_mode=module.check_mode)
+        heartbeat = int(hold()["spec"]["leaseDurationSeconds"]) / 3.0
     result = watch.watch(cluster, params["target"], params["namespace"], 0 if module.check_mode else params["seconds"],
                          until=params["until"], analysed_hash=params["revision"], config_tracking=params["config_tracking"],
                          poll=max(params["poll"], 0.05), hold=hold, heartbeat=heartbeat,

@@ -25,6 +25,7 @@ import re
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils._names import (
     canary_name,
+    check_name,
     managed_labels,
     match_route_name,
     primary_name,
@@ -48,6 +49,13 @@ _STRING_MATCH_FIELDS = ("uri", "scheme", "method", "authority")
 _STRING_MATCH_MAP_FIELDS = ("headers", "queryParams", "withoutHeaders")
 _HTTP_MATCH_FIELDS = _STRING_MATCH_FIELDS + _STRING_MATCH_MAP_FIELDS + (
     "port", "sourceLabels", "gateways", "ignoreUriCase", "sourceNamespace", "statPrefix", "name")
+_MATCH_FIELD_TYPES = {"port": "port", "gateways": "strings", "ignoreUriCase": "bool", "sourceNamespace": "str", "statPrefix": "str",
+                      "name": "str"}
+
+# Go's duration syntax as Istio's CRDs take it: one or more <number><unit>.
+_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(h|m|s|ms|us|ns))+$")
+# istiod's wildcard domain rule for hosts ("*", "*.example.com", "reviews", "reviews.prod.svc.cluster.local", an IP).
+_HOST = re.compile(r"^(\*|\*\.)?([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?\.?)*[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$|^\*$")
 
 
 class RouteTarget(object):
@@ -87,9 +95,11 @@ def route_target(service_name, mode="host", host=None, primary_subset="primary",
                               field="destination_host")
         return RouteTarget({"host": primary_name(service_name)}, {"host": canary_name(service_name)}, route_name, mode, namespace)
     host = host or service_name
+    validate_destination_host(host, "destination_host")
     for field, subset in (("primary_subset", primary_subset), ("canary_subset", canary_subset)):
         if not subset:
             raise CanaryError("%s must name a DestinationRule subset of %s" % (field, host), field=field)
+        check_name(subset, field, "label", what="an Istio subset name")
     if primary_subset == canary_subset:
         raise CanaryError("primary_subset and canary_subset are both %r: they must name two different subsets" % primary_subset,
                           field="canary_subset")
@@ -178,6 +188,10 @@ def normalise_match(match):
             elif key in _STRING_MATCH_MAP_FIELDS:
                 if not isinstance(value, dict) or not value:
                     raise CanaryError("%s.%s must be a non-empty mapping of name to string match" % (where, key), field="match")
+                for name in value:
+                    if key != "queryParams" and (not isinstance(name, str) or name != name.lower()):
+                        raise CanaryError("%s.%s: header name %r must be lowercase (Istio refuses it otherwise); write %r"
+                                          % (where, key, name, str(name).lower()), field="match")
                 normalised[key] = dict((name, _normalise_string_match(v, "%s.%s.%s" % (where, key, name)))
                                        for name, v in value.items())
             elif key == "sourceLabels":
@@ -185,6 +199,7 @@ def normalise_match(match):
                     raise CanaryError("%s.sourceLabels must be a non-empty mapping of label to value" % where, field="match")
                 normalised[key] = dict(value)
             else:
+                _check_type(value, _MATCH_FIELD_TYPES[key], "%s.%s" % (where, key), "match")
                 normalised[key] = copy.deepcopy(value)
         result.append(normalised)
     return result
@@ -201,6 +216,165 @@ def validate_mirror(weight, mirror, mirror_weight):
         raise CanaryError("mirror=true needs weight 0 (got %d): mirrored requests are counted in the canary's metrics, "
                           "so mirroring while the canary also gets live traffic would count it twice; "
                           "set weight to 0 or mirror to false" % weight, field="mirror")
+
+
+# ---------------------------------------------------------------------------------------------
+# Option validation: the Istio parts of the module options, before anything is written.
+#
+# The shape of each field this collection knows is checked here (types, durations, the webhook rules
+# that are stable across Istio releases); fields it does not know are left to the cluster, whose
+# schema is the judge (every object is dry-run with fieldValidation=Strict before it is written).
+
+
+def _shown(value):
+    if isinstance(value, str) and value and value.strip() == value:
+        return value
+    return repr(value)
+
+
+def _option(field):
+    return re.split(r"[.\[]", field, maxsplit=1)[0]
+
+
+_TYPE_TEXT = {
+    "str": "a string", "bool": "true or false", "mapping": "a mapping", "strings": "a list of strings",
+    "mappings": "a list of mappings", "port": "a port number from 1 to 65535", "string map": "a mapping of names to strings",
+}
+
+
+def _type_ok(value, kind):
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "mapping":
+        return isinstance(value, dict)
+    if kind == "strings":
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if kind == "mappings":
+        return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    if kind == "port":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+    if kind == "string map":
+        return isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+    raise ValueError(kind)
+
+
+def _check_type(value, kind, field, option=None):
+    if not _type_ok(value, kind):
+        hint = " (quote numbers and booleans meant as text)" if kind in ("str", "strings", "string map") else ""
+        raise CanaryError("%s must be %s%s, got %s" % (field, _TYPE_TEXT[kind], hint, _shown(value)), field=option or _option(field))
+    return value
+
+
+def _check_fields(value, types, field):
+    """Check the known fields of the mapping ``value``; unknown ones are the cluster schema's to judge."""
+    _check_type(value, "mapping", field)
+    for key, kind in types.items():
+        if key in value and value[key] is not None:
+            if kind == "duration":
+                validate_duration(value[key], "%s.%s" % (field, key))
+            elif kind == "string matches":
+                _check_type(value[key], "mappings", "%s.%s" % (field, key))
+                for index, item in enumerate(value[key]):
+                    _check_string_match(item, "%s.%s[%d]" % (field, key, index))
+            else:
+                _check_type(value[key], kind, "%s.%s" % (field, key))
+    return value
+
+
+def _check_string_match(value, field):
+    kinds = [kind for kind in _STRING_MATCH_KINDS if kind in (value or {})]
+    if not isinstance(value, dict) or len(kinds) != 1 or not isinstance(value[kinds[0]], str):
+        raise CanaryError("%s must be a string match: a mapping with exactly one of exact, prefix or regex, got %s"
+                          % (field, _shown(value)), field=_option(field))
+
+
+def validate_duration(value, field):
+    """An Istio duration: a number with a unit (``120s``, ``1.5s``, ``500ms``, ``1m30s``); a bare number is refused."""
+    if isinstance(value, str) and _DURATION.match(value):
+        return value
+    raise CanaryError("%s must be an Istio duration such as 120s or 1.5s (a number and a unit: h, m, s, ms, us or ns), got %s"
+                      % (field, _shown(value)), field=_option(field))
+
+
+_RETRY_FIELDS = {"perTryTimeout": "duration", "retryOn": "str", "retryRemoteLocalities": "bool"}
+_CORS_FIELDS = {"allowOrigins": "string matches", "allowOrigin": "strings", "allowMethods": "strings", "allowHeaders": "strings",
+                "exposeHeaders": "strings", "maxAge": "duration", "allowCredentials": "bool", "unmatchedPreflights": "str"}
+_HEADER_OPERATION_FIELDS = {"set": "string map", "add": "string map", "remove": "strings"}
+_TRAFFIC_POLICY_FIELDS = {"loadBalancer": "mapping", "connectionPool": "mapping", "outlierDetection": "mapping", "tls": "mapping",
+                          "portLevelSettings": "mappings", "tunnel": "mapping", "proxyProtocol": "mapping"}
+
+
+def validate_http_retry(retries, field="retries"):
+    """Istio ``HTTPRetry``: ``attempts`` an integer >= 0, ``perTryTimeout`` a duration, and no settings with 0 attempts."""
+    if retries is None:
+        return None
+    _check_fields(retries, _RETRY_FIELDS, field)
+    attempts = retries.get("attempts")
+    if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0):
+        raise CanaryError("%s.attempts must be an integer >= 0 (the number of retries; 0 disables them), got %s"
+                          % (field, _shown(attempts)), field=_option(field))
+    configured = [key for key in ("perTryTimeout", "retryOn", "retryRemoteLocalities") if retries.get(key) is not None]
+    if not attempts and configured:
+        raise CanaryError("%s sets %s but attempts is %s, which disables retries, and Istio refuses that: set %s.attempts to 1 or more"
+                          % (field, ", ".join(configured), "0" if attempts == 0 else "not set (0)", field), field=_option(field))
+    return retries
+
+
+def validate_cors_policy(cors_policy, field="cors_policy"):
+    """Istio ``CorsPolicy``: lists of strings, ``allowOrigins`` string matches, ``maxAge`` a duration."""
+    return None if cors_policy is None else _check_fields(cors_policy, _CORS_FIELDS, field)
+
+
+def validate_headers(headers, field="headers"):
+    """Istio ``Headers``: ``request`` / ``response`` with ``set`` and ``add`` (name: value strings) and ``remove`` (names)."""
+    if headers is None:
+        return None
+    _check_type(headers, "mapping", field)
+    for part in ("request", "response"):
+        if headers.get(part) is not None:
+            _check_fields(headers[part], _HEADER_OPERATION_FIELDS, "%s.%s" % (field, part))
+    return headers
+
+
+def validate_traffic_policy(traffic_policy, field="traffic_policy"):
+    """Istio ``TrafficPolicy``: its sections are mappings (their contents are the cluster schema's to judge)."""
+    return None if traffic_policy is None else _check_fields(traffic_policy, _TRAFFIC_POLICY_FIELDS, field)
+
+
+def validate_host(host, field, wildcard=True):
+    """A host of a VirtualService (``wildcard``) or a destination: a DNS name (optionally ``*.``-prefixed) or an IP."""
+    if not isinstance(host, str) or not host or len(host) > 255 or not _HOST.match(host) or (not wildcard and "*" in host):
+        raise CanaryError("%s must be a host name such as reviews, reviews.prod.svc.cluster.local or %s, got %s"
+                          % (field, "*.example.com" if wildcard else "10.0.0.1", _shown(host)), field=_option(field))
+    return host
+
+
+def validate_destination_host(host, field="destination_host"):
+    return None if host is None else validate_host(host, field, wildcard=False)
+
+
+def validate_hosts(hosts, field="hosts"):
+    for index, host in enumerate(hosts or []):
+        validate_host(host, "%s[%d]" % (field, index))
+    return hosts
+
+
+def validate_gateways(gateways, field="gateways"):
+    """Gateway references: ``mesh``, ``<name>``, ``<namespace>/<name>`` or a Gateway's FQDN."""
+    for index, gateway in enumerate(gateways or []):
+        where = "%s[%d]" % (field, index)
+        if not isinstance(gateway, str) or not gateway:
+            raise CanaryError("%s must name a Gateway (mesh, <name> or <namespace>/<name>), got %s" % (where, _shown(gateway)),
+                              field=_option(field))
+        if gateway == "mesh":
+            continue
+        namespace, name = gateway.rpartition("/")[::2]
+        if namespace:
+            check_name(namespace, where, "label", what="the namespace part of %s" % gateway)
+        check_name(name, where, "subdomain", what="a Gateway name")
+    return gateways
 
 
 # ---------------------------------------------------------------------------------------------

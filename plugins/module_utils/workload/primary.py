@@ -12,7 +12,7 @@ import hashlib
 import json
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
-from ansible_collections.progressive.delivery.plugins.module_utils._names import managed_labels, primary_name
+from ansible_collections.progressive.delivery.plugins.module_utils._names import PRIMARY_SUFFIX, managed_labels, primary_name
 from ansible_collections.progressive.delivery.plugins.module_utils.workload.config import rewrite_pod_spec
 
 # Flagger's default selector labels, in its order of preference.
@@ -39,6 +39,10 @@ def app_label(deployment):
             if template_labels.get(key) != selector[key]:
                 raise CanaryError("%s: the pod template label %s=%r differs from spec.selector.matchLabels.%s=%r; make them equal"
                                   % (_describe(deployment), key, template_labels.get(key), key, selector[key]), field="target")
+            if len(primary_name(str(selector[key]))) > 63:
+                raise CanaryError("%s: the label %s=%s gets the suffix %s on the primary, and a label value may have at most 63 "
+                                  "characters: shorten it to at most %d" % (_describe(deployment), key, selector[key], PRIMARY_SUFFIX,
+                                                                            63 - len(PRIMARY_SUFFIX)), field="target")
             return key, selector[key]
     raise CanaryError("%s has none of the labels %s in spec.selector.matchLabels; add one of them (for example `app: %s`) "
                       "to the selector and the pod template labels"

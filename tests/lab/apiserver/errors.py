@@ -71,6 +71,15 @@ def invalid(rtype, name: str, causes: List[dict]) -> ApiError:
     return ApiError(422, "Invalid", '%s "%s" is invalid: %s' % (rtype.kind_in_group, name, summary), details)
 
 
+def unsupported_dry_run(options_kind: str, values: List[str]) -> ApiError:
+    """422 for a dryRun directive other than All (apimachinery's ValidateDryRun), before the request is processed."""
+    shown = "[]string{%s}" % ", ".join('"%s"' % value for value in values)
+    message = 'Unsupported value: %s: supported values: "All"' % shown
+    return ApiError(422, "Invalid", '%s.meta.k8s.io "" is invalid: dryRun: %s' % (options_kind, message),
+                    {"group": "meta.k8s.io", "kind": options_kind,
+                     "causes": [{"reason": "FieldValueNotSupported", "message": message, "field": "dryRun"}]})
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 

@@ -19,6 +19,9 @@ from .validation import schema_version
 
 JSON_TYPE = "application/json"
 
+# The options object each writing verb decodes from the query (and DELETE also from its body).
+_OPTIONS_KINDS = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
+
 
 class Request:
     """A parsed resource URL."""
@@ -97,7 +100,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         parsed = urllib.parse.urlsplit(self.path)
-        self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
+        self.query_lists = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        self.query = {k: v[-1] for k, v in self.query_lists.items()}
         path = parsed.path.rstrip("/") or "/"
         try:
             if path in ("/healthz", "/readyz", "/livez"):
@@ -113,6 +117,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             request = self._parse(path)
             if request.subresource == "log" and method != "GET":
                 raise errors.method_not_allowed()
+            if method in _OPTIONS_KINDS:
+                self._dry_run()  # the options are decoded and validated before anything else is looked at
             getattr(self, "_" + method.lower())(request)
         except errors.ApiError as error:
             self._send_error(error)
@@ -206,8 +212,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise errors.bad_request("fieldValidation must be one of Strict, Warn or Ignore, got %r" % value)
         return value
 
-    def _dry_run(self) -> bool:
-        return self.query.get("dryRun") == "All"
+    def _dry_run(self, extra=()) -> bool:
+        """Whether the write is a dry run; any value but ``All`` is refused, as the real server does.
+
+        ``extra``: the ``dryRun`` list of a DeleteOptions body.
+        """
+        values = list(self.query_lists.get("dryRun") or []) + list(extra or [])
+        if any(value != "All" for value in values):
+            raise errors.unsupported_dry_run(_OPTIONS_KINDS[self.command], values)
+        return bool(values)
 
     def _list_kind(self, request: Request) -> dict:
         return {"kind": request.rtype.kind + "List", "apiVersion": request.api_version}
@@ -343,7 +356,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except ValueError as exc:
                 raise errors.bad_request("invalid DeleteOptions: %s" % exc)
         propagation = self.query.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
-        dry_run = self._dry_run() or options.get("dryRun") == ["All"]
+        dry_run = self._dry_run(options.get("dryRun") if isinstance(options.get("dryRun"), list) else ())
         store, rtype = self.store, request.rtype
         if request.name is None:
             items = store.list(request.api_version, rtype.kind, request.namespace, self.query.get("labelSelector"),

@@ -162,7 +162,8 @@ class Store:
             stored_version = obj["apiVersion"]
             obj["apiVersion"] = rtype.api_version()
             if dry_run:
-                metadata["resourceVersion"] = str(self._rv)
+                # What would be stored, uid and creationTimestamp included; the resourceVersion is only
+                # assigned by storage, so a real server answers a dry-run create without one.
                 return self._shown(obj, rtype, stored_version)
             metadata["resourceVersion"] = self._next_rv()
             self._objects[self._bucket(rtype)][key] = obj

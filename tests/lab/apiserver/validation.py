@@ -29,6 +29,8 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# apimachinery's TotalAnnotationSizeLimitB: keys and values of all annotations of an object together.
+ANNOTATIONS_SIZE_LIMIT = 256 * 1024
 # Kinds whose names must be DNS-1123 labels (the rest: DNS-1123 subdomains).
 _LABEL_NAMED = {"Namespace", "Service"}
 
@@ -159,6 +161,12 @@ def _metadata_causes(obj: dict, namespaced: bool) -> List[Cause]:
             causes.append(_cause("metadata.labels", "Invalid value: %s: a valid label must be an empty string or consist of "
                                  "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
                                  % _show(value)))
+    annotations = metadata.get("annotations") or {}
+    if isinstance(annotations, dict):
+        size = sum(len(str(key).encode()) + len(str(value).encode()) for key, value in annotations.items())
+        if size > ANNOTATIONS_SIZE_LIMIT:
+            causes.append(_cause("metadata.annotations", "Too long: may not be more than %d bytes" % ANNOTATIONS_SIZE_LIMIT,
+                                 "FieldValueTooLong"))
     return causes
 
 

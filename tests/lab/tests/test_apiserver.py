@@ -430,6 +430,115 @@ def test_httproute_structural_checks(api):
     assert call(api, "POST", path, route).status == 422
 
 
+# --------------------------------------------------------------------------- dry run
+def _watched(api):
+    events = []
+    unsubscribe = api.store.subscribe(lambda kind, obj: events.append((kind, obj["metadata"]["name"])))
+    return events, unsubscribe
+
+
+def test_dry_run_create_answers_what_would_be_stored_and_stores_nothing(api):
+    events, unsubscribe = _watched(api)
+    version = api.store.resource_version
+    dry = call(api, "POST", DEPLOYMENTS + "?dryRun=All", deployment())
+    assert dry.status == 201
+    meta = dry.json["metadata"]
+    assert meta["uid"] and meta["creationTimestamp"] and meta["generation"] == 1
+    assert "resourceVersion" not in meta  # only storage assigns one
+    assert dry.json["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    assert call(api, "GET", DEPLOYMENTS + "/web").status == 404
+    assert api.store.resource_version == version and events == []
+    unsubscribe()
+
+    real = call(api, "POST", DEPLOYMENTS, deployment()).json
+    for key in ("uid", "creationTimestamp", "resourceVersion"):
+        real["metadata"].pop(key)
+        meta.pop(key, None)
+    assert dry.json == real, "a dry run answers the object a real create stores"
+
+
+def test_dry_run_create_fails_like_a_real_create(api):
+    call(api, "POST", CONFIGMAPS, configmap())
+    events, unsubscribe = _watched(api)
+    version = api.store.resource_version
+    exists = call(api, "POST", CONFIGMAPS + "?dryRun=All", configmap())
+    assert exists.status == 409 and exists.json["reason"] == "AlreadyExists"
+    invalid = call(api, "POST", VIRTUALSERVICES + "?dryRun=All", virtual_service(timeout="120"))
+    assert invalid.status == 422 and invalid.json["kind"] == "Status" and invalid.json["reason"] == "Invalid"
+    assert invalid.json["details"]["causes"] == [
+        {"reason": "FieldValueInvalid", "message": 'Invalid value: "120": invalid duration', "field": "spec.http[0].timeout"}]
+    strict = call(api, "POST", VIRTUALSERVICES + "?dryRun=All&fieldValidation=Strict",
+                  virtual_service(routes=[{"destination": {"host": "web"}, "weigth": 100}]))
+    assert strict.status == 400 and 'unknown field "spec.http[0].route[0].weigth"' in strict.json["message"]
+    missing = call(api, "POST", "/api/v1/namespaces/ghost/configmaps?dryRun=All", configmap())
+    assert missing.status == 404
+    assert call(api, "GET", VIRTUALSERVICES + "/web").status == 404
+    assert api.store.resource_version == version and events == []
+    unsubscribe()
+
+
+def test_dry_run_patch_update_and_delete_change_nothing(api):
+    stored = call(api, "POST", CONFIGMAPS, configmap(data={"a": "1"})).json
+    events, unsubscribe = _watched(api)
+    version = api.store.resource_version
+
+    patched = call(api, "PATCH", CONFIGMAPS + "/settings?dryRun=All", {"data": {"a": "2"}}, "application/merge-patch+json")
+    assert patched.status == 200 and patched.json["data"] == {"a": "2"}
+    assert patched.json["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
+    guarded = {"metadata": {"resourceVersion": stored["metadata"]["resourceVersion"]}, "data": {"a": "3"}}
+    assert call(api, "PATCH", CONFIGMAPS + "/settings?dryRun=All", guarded, "application/merge-patch+json").status == 200
+    stale = {"metadata": {"resourceVersion": "1"}, "data": {"a": "3"}}
+    assert call(api, "PATCH", CONFIGMAPS + "/settings?dryRun=All", stale, "application/merge-patch+json").status == 409
+    replaced = call(api, "PUT", CONFIGMAPS + "/settings?dryRun=All", dict(stored, data={"a": "4"}))
+    assert replaced.status == 200 and replaced.json["data"] == {"a": "4"}
+    assert call(api, "DELETE", CONFIGMAPS + "/settings?dryRun=All").status == 200
+    assert call(api, "DELETE", CONFIGMAPS + "/settings", {"dryRun": ["All"]}).status == 200
+
+    assert call(api, "GET", CONFIGMAPS + "/settings").json == stored
+    assert api.store.resource_version == version and events == []
+    unsubscribe()
+    response = call(api, "GET", CONFIGMAPS + "?watch=true&timeoutSeconds=1&resourceVersion=" + stored["metadata"]["resourceVersion"])
+    assert [line for line in response.raw.splitlines() if line.strip()] == [], "a dry run sends no watch event"
+
+
+def test_dry_run_patch_of_an_istio_object_is_validated(api):
+    call(api, "POST", VIRTUALSERVICES, virtual_service())
+    negative = {"spec": {"http": [{"route": [{"destination": {"host": "web-primary"}, "weight": 110},
+                                             {"destination": {"host": "web-canary"}, "weight": -10}]}]}}
+    response = call(api, "PATCH", VIRTUALSERVICES + "/web?dryRun=All", negative, "application/merge-patch+json")
+    assert response.status == 422 and "weight -10 < 0" in response.json["message"]
+    assert call(api, "GET", VIRTUALSERVICES + "/web").json["spec"]["http"][0]["route"][1]["weight"] == 0
+
+
+@pytest.mark.parametrize("method, path, body, options", [
+    ("POST", CONFIGMAPS, configmap(name="other"), "CreateOptions"),
+    ("PATCH", CONFIGMAPS + "/settings", {"data": {"a": "2"}}, "PatchOptions"),
+    ("PUT", CONFIGMAPS + "/settings", configmap(data={"a": "2"}), "UpdateOptions"),
+    ("DELETE", CONFIGMAPS + "/settings", None, "DeleteOptions"),
+])
+def test_an_unknown_dry_run_value_is_refused_before_anything_is_done(api, method, path, body, options):
+    call(api, "POST", CONFIGMAPS, configmap())
+    before = call(api, "GET", CONFIGMAPS + "/settings").json
+    response = call(api, method, path + "?dryRun=true", body, "application/merge-patch+json" if method == "PATCH" else "application/json")
+    assert response.status == 422, response
+    assert response.json["reason"] == "Invalid"
+    assert response.json["message"] == '%s.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"true"}: supported values: "All"' % options
+    assert response.json["details"]["causes"][0]["field"] == "dryRun"
+    assert call(api, "GET", CONFIGMAPS + "/settings").json == before
+    assert call(api, "GET", CONFIGMAPS + "/other").status == 404
+
+
+def test_annotations_are_limited_to_256_kib_in_total(api):
+    fits = configmap(name="fits")
+    fits["metadata"]["annotations"] = {"a": "x" * (256 * 1024 - 1)}
+    assert call(api, "POST", CONFIGMAPS, fits).status == 201
+    too_big = {"metadata": {"annotations": {"b": "y"}}}
+    response = call(api, "PATCH", CONFIGMAPS + "/fits", too_big, "application/merge-patch+json")
+    assert response.status == 422
+    assert response.json["details"]["causes"] == [
+        {"reason": "FieldValueTooLong", "message": "Too long: may not be more than 262144 bytes", "field": "metadata.annotations"}]
+
+
 # --------------------------------------------------------------------------- watch and the store API
 def test_watch_streams_events_with_resource_versions(api, tmp_path):
     from kubernetes import config, watch

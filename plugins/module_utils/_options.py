@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation of every option of the cluster modules, before anything is read or written.
+
+One function per module (init, route, promote, rollback), plain Python on the module's params, so a
+bad value fails at once with the option's name and the fix, in check mode and for real alike. What
+depends on the cluster (the target's labels, existing objects) is checked by the operations once
+read; what only the cluster can judge (fields this collection does not know, admission policies) is
+judged by the API server in the dry run every write gets first (see ``_k8s.Cluster``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
+from ansible_collections.progressive.delivery.plugins.module_utils._names import (
+    ANNOTATIONS_SIZE_LIMIT,
+    CANARY_SUFFIX,
+    PRIMARY_SUFFIX,
+    ROLLBACK_REASON_ANNOTATION,
+    check_name,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import services
+
+
+def _seconds(params, field):
+    value = params.get(field)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise CanaryError("%s must be a number of seconds, 0 or more, got %r" % (field, value), field=field)
+
+
+def _common(params, apex_rule="subdomain"):
+    """namespace, target and the apex name (service_name, defaulting to target)."""
+    check_name(params.get("namespace"), "namespace", "label")
+    check_name(params.get("target"), "target", "subdomain", suffixes=(PRIMARY_SUFFIX,))
+    if params.get("service_name"):
+        apex, what = params["service_name"], None
+    else:
+        apex, what = params["target"], "not set, so the target name is used; set service_name"
+    suffixes = (PRIMARY_SUFFIX, CANARY_SUFFIX) if apex_rule == "service" else ()
+    check_name(apex, "service_name", apex_rule, suffixes=suffixes, what=what)
+
+
+def _routing(params):
+    """mode, destination_host, primary_subset, canary_subset, route_name (the routing doc fragment)."""
+    istio.route_target(params.get("service_name") or params["target"], mode=params.get("mode") or "host",
+                       host=params.get("destination_host"), primary_subset=params.get("primary_subset") or "primary",
+                       canary_subset=params.get("canary_subset") or "canary", route_name=params.get("route_name"))
+
+
+def validate_init(params):
+    """Every option of canary_init."""
+    # The apex names three Services: <apex>, <apex>-primary and <apex>-canary.
+    _common(params, apex_rule="service")
+    if params.get("port") is not None:
+        services.service_port(params["port"], params.get("port_name") or "http", params.get("target_port"))
+    services.validate_port_name(params.get("port_name") or "http")
+    services.validate_target_port(params.get("target_port"))
+    istio.validate_hosts(params.get("hosts"))
+    istio.validate_gateways(params.get("gateways"))
+    istio.validate_http_retry(params.get("retries"))
+    if params.get("timeout") is not None:
+        istio.validate_duration(params["timeout"], "timeout")
+    istio.validate_cors_policy(params.get("cors_policy"))
+    istio.validate_headers(params.get("headers"))
+    istio.validate_traffic_policy(params.get("traffic_policy"))
+    if params.get("hpa") is not None:
+        check_name(params["hpa"], "hpa", "subdomain", suffixes=(PRIMARY_SUFFIX,))
+    _seconds(params, "wait_timeout")
+
+
+def validate_route(params):
+    """Every option of canary_route (the mirror/weight combination needs the current weight: run_route checks it)."""
+    _common(params)
+    _routing(params)
+    if params.get("weight") is not None:
+        istio.validate_weight(params["weight"])
+    if params.get("mirror_weight") is not None:
+        istio.validate_weight(params["mirror_weight"], field="mirror_weight")
+    istio.normalise_match(params.get("match"))
+
+
+def validate_promote(params):
+    """Every option of canary_promote."""
+    _common(params)
+    _routing(params)
+    _seconds(params, "timeout")
+
+
+def validate_rollback(params):
+    """Every option of canary_rollback; the reason is recorded in an annotation, which has a size limit."""
+    _common(params)
+    _routing(params)
+    reason = params.get("reason")
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise CanaryError("reason must be a string, got %r" % (reason,), field="reason")
+        size = len(reason.encode("utf-8"))
+        if size + len(ROLLBACK_REASON_ANNOTATION) > ANNOTATIONS_SIZE_LIMIT:
+            raise CanaryError("reason is %d bytes long; it is recorded in the annotation %s and Kubernetes allows %d bytes for all "
+                              "annotations of an object together: shorten it" % (size, ROLLBACK_REASON_ANNOTATION, ANNOTATIONS_SIZE_LIMIT),
+                              field="reason")
