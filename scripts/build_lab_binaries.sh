@@ -39,7 +39,6 @@ layout=1
 
 export GOWORK=off
 command -v go >/dev/null || { echo "build_lab_binaries: go is not installed" >&2; exit 1; }
-command -v jq >/dev/null || { echo "build_lab_binaries: jq is not installed" >&2; exit 1; }
 mkdir -p "$cache"
 
 go_version=$(go version)
@@ -56,15 +55,30 @@ find "$cache" -maxdepth 1 -name '.*.tmp.*' -mmin +1440 -exec rm -rf {} +
 # Run a go command politely: others run tests on the same cores.
 gox() { nice -n 10 go "$@"; }
 
-# required_version DIR MODULE: the version DIR's go.mod requires of MODULE.
+# required_version DIR MODULE: the version DIR's go.mod requires of MODULE (a file go mod tidy
+# formats: `require M V`, or `M V` inside a require block).
 required_version() {
-	(cd "$1" && go mod edit -json) | jq -r --arg m "$2" '.Require[] | select(.Path == $m) | .Version'
+	local v
+	v=$(awk -v m="$2" '$1 == "require" && $2 == m { print $3 } $1 == m && $2 ~ /^v/ { print $2 }' "$1/go.mod")
+	[[ -n $v ]] || { echo "build_lab_binaries: $1/go.mod does not require $2" >&2; exit 1; }
+	echo "$v"
 }
 
-# module_dir DIR MODULE: where MODULE (as DIR's module graph pins it) sits in the module cache,
+# module_dir DIR MODULE: where MODULE (as DIR's go.mod pins it) sits in the module cache,
 # downloading it if needed.
 module_dir() {
-	(cd "$1" && gox mod download -json "$2") | jq -er .Dir
+	(cd "$1" && gox mod download "$2" && go list -m -f '{{.Dir}}' "$2")
+}
+
+# json STRING: STRING as a JSON string (control characters other than newline and tab dropped).
+json() {
+	local s
+	s=$(printf '%s' "$1" | tr -d '\000-\010\013-\037')
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\t'/\\t}
+	printf '"%s"' "$s"
 }
 
 # key DIR CGO LDFLAGS PACKAGE...: hash of the inputs that decide the output folder.
@@ -235,53 +249,49 @@ loadtester=null
 loadtester_error=null
 if [[ -f $flagger_failed ]]; then
 	echo "build: loadtester (flagger $flagger_version) failed before, not retried: $flagger_failed" >&2
-	loadtester_error=$(jq -Rs . "$flagger_failed")
+	loadtester_error=$(json "$(cat "$flagger_failed")")
 else
 	build_log=
 	if go_build flagger 0 "$flagger_ldflags" "loadtester" "loadtester (flagger $flagger_version, optional)" \
 		github.com/fluxcd/flagger/cmd/loadtester; then
-		loadtester=$(jq -n --arg p "$out/loadtester" '$p')
+		loadtester=$(json "$out/loadtester")
 	else
 		printf '%s\n' "$build_log" >"$flagger_failed"
-		loadtester_error=$(jq -Rs . "$flagger_failed")
+		loadtester_error=$(json "$(cat "$flagger_failed")")
 	fi
 fi
 
 # ---------------------------------------------------------------------------------------------
 tmp=$(mktemp "$cache/.lab-binaries.json.XXXXXX")
 tmpdirs+=("$tmp")
-jq -n \
-	--arg go "$go_version" \
-	--arg k8s_version "$k8s_version" --arg k8s "$k8s_out" \
-	--arg etcd_version "$etcd_version" --arg etcd "$etcd_out" \
-	--arg istio_pin "$istio_pin" --arg istio_release "$istio_release" --arg istio "$istio_out" \
-	--arg gw_version "$gw_version" --arg gw "$gw_out" \
-	--arg podinfo_pin "$podinfo_pin" --arg podinfo_release "$podinfo_release" --arg podinfo "$podinfo_out" \
-	--arg flagger_version "$flagger_version" \
-	--argjson loadtester "$loadtester" --argjson loadtester_error "$loadtester_error" \
-	'{
-		go: $go,
-		binaries: {
-			"kube-apiserver": "\($k8s)/kube-apiserver",
-			"kube-controller-manager": "\($k8s)/kube-controller-manager",
-			"kube-scheduler": "\($k8s)/kube-scheduler",
-			kubectl: "\($k8s)/kubectl",
-			etcd: "\($etcd)/etcd",
-			"pilot-discovery": "\($istio)/pilot-discovery",
-			podinfo: "\($podinfo)/podinfo",
-			loadtester: $loadtester
-		},
-		crds: {istio: "\($istio)/crds", "gateway-api": "\($gw)/crds"},
-		versions: {
-			kubernetes: $k8s_version,
-			etcd: $etcd_version,
-			istio: {module: $istio_pin, release: "\($istio_release)-dev"},
-			"gateway-api": $gw_version,
-			podinfo: {module: $podinfo_pin, release: $podinfo_release},
-			flagger: $flagger_version
-		},
-		loadtester_error: $loadtester_error
-	}' >"$tmp"
+cat >"$tmp" <<EOF
+{
+  "go": $(json "$go_version"),
+  "binaries": {
+    "kube-apiserver": $(json "$k8s_out/kube-apiserver"),
+    "kube-controller-manager": $(json "$k8s_out/kube-controller-manager"),
+    "kube-scheduler": $(json "$k8s_out/kube-scheduler"),
+    "kubectl": $(json "$k8s_out/kubectl"),
+    "etcd": $(json "$etcd_out/etcd"),
+    "pilot-discovery": $(json "$istio_out/pilot-discovery"),
+    "podinfo": $(json "$podinfo_out/podinfo"),
+    "loadtester": $loadtester
+  },
+  "crds": {
+    "istio": $(json "$istio_out/crds"),
+    "gateway-api": $(json "$gw_out/crds")
+  },
+  "versions": {
+    "kubernetes": $(json "$k8s_version"),
+    "etcd": $(json "$etcd_version"),
+    "istio": {"module": $(json "$istio_pin"), "release": $(json "$istio_release-dev")},
+    "gateway-api": $(json "$gw_version"),
+    "podinfo": {"module": $(json "$podinfo_pin"), "release": $(json "$podinfo_release")},
+    "flagger": $(json "$flagger_version")
+  },
+  "loadtester_error": $loadtester_error
+}
+EOF
 chmod 644 "$tmp"
 mv "$tmp" "$manifest"
 

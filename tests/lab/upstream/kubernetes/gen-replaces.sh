@@ -9,22 +9,24 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-version=${1:-$(go mod edit -json | jq -r '.Require[] | select(.Path == "k8s.io/kubernetes") | .Version')}
+# go.mod files as go mod edit/tidy format them: `replace A => B V`, or `A => B V` inside a block.
+replaced() { awk '$1 == "replace" && $3 == "=>" { print $2, $4 } $2 == "=>" { print $1, $3 }' "$1"; }
+
+version=${1:-$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 } $1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2 }' go.mod)}
 [[ $version =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || { echo "gen-replaces: not a release version: $version" >&2; exit 2; }
 staging="v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
 
 # go list -m fetches only the .info and .mod files, not the whole source zip. It runs outside this
 # module: inside it, Go would try to load the v0.0.0 staging requirements that are being fixed.
-modfile=$(cd / && GOWORK=off go list -m -json "k8s.io/kubernetes@$version" | jq -r .GoMod)
-mapfile -t modules < <(go mod edit -json "$modfile" |
-	jq -r '.Replace[] | select(.New.Path | startswith("./staging/")) | .Old.Path' | sort -u)
+modfile=$(cd / && GOWORK=off go list -m -f '{{.GoMod}}' "k8s.io/kubernetes@$version")
+mapfile -t modules < <(replaced "$modfile" | awk '$2 ~ /^\.\/staging\// { print $1 }' | sort -u)
 ((${#modules[@]} > 0)) || { echo "gen-replaces: no staging replaces in $modfile" >&2; exit 1; }
 
 # Drop the replaces of an earlier pin first, so a module that left staging does not stay behind.
 args=(-require="k8s.io/kubernetes@$version")
 while read -r old; do
 	args+=(-dropreplace="$old")
-done < <(go mod edit -json | jq -r '(.Replace // [])[] | .Old.Path')
+done < <(replaced go.mod | awk '{ print $1 }')
 for m in "${modules[@]}"; do
 	args+=(-replace="$m=$m@$staging")
 done
