@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools only records the upstream packages this wrapper module uses, so that
+// go mod tidy keeps their dependencies. Build them with scripts/build_lab_binaries.sh.
+package tools
+
+import (
+	_ "sigs.k8s.io/gateway-api/apis/v1"
+)
