@@ -453,7 +453,8 @@ class Cluster(object):
 class CanaryModule(object):
     """AnsibleModule (through kubernetes.core's AnsibleK8SModule) plus a connected Cluster."""
 
-    def __init__(self, argument_spec, **kwargs):
+    def __init__(self, argument_spec, rehearse=True, **kwargs):
+        """``rehearse=False`` for a task that must write what it can even if a later write is refused (a rollback)."""
         if AnsibleK8SModule is None:
             from ansible.module_utils.basic import AnsibleModule
             module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
@@ -461,6 +462,7 @@ class CanaryModule(object):
         self.module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
         self._cluster = None
         self._rehearsing = False
+        self._rehearse = rehearse
 
     @property
     def params(self):
@@ -508,7 +510,7 @@ class CanaryModule(object):
         written unless the API server accepts every object the task writes.
         """
         try:
-            if not self.module.check_mode:
+            if self._rehearse and not self.module.check_mode:
                 self.rehearse(func)
             result = func(self)
         except CanaryError as exc:

@@ -20,11 +20,9 @@ description:
   - Safe to call twice, when the canary already gets no traffic, and when the VirtualService was left half-changed (weights
     that do not sum to 100, a left-over A/B route or mirror, a missing canary destination).
   - The target keeps its (bad) pod template; the primary is not touched.
-  - Every option is checked before anything is read or written, and the error names the option and the fix. Then every object the
-    module writes (the VirtualService and the target's scale-down) is first sent to the API server as a dry run (C(dryRun=All),
-    C(fieldValidation=Strict)); only when the server accepts all of them are they written for real, so an object the server refuses
-    (its schema, an admission policy) leaves nothing written. A field the cluster's schema does not know is refused rather than
-    dropped.
+  - Every option is checked before anything is read or written, and the error names the option and the fix. Unlike the other
+    cluster modules a rollback is not rehearsed as a server-side dry run first - it is not all-or-nothing on purpose: traffic
+    safety comes first, so a refused scale-down (an RBAC rule, an admission policy) never keeps the traffic on the canary.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 extends_documentation_fragment:
@@ -161,7 +159,7 @@ def argument_spec():
 
 
 def main():
-    CanaryModule(argument_spec()).run(run_rollback)
+    CanaryModule(argument_spec(), rehearse=False).run(run_rollback)
 
 
 if __name__ == "__main__":

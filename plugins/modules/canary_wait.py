@@ -191,7 +191,7 @@ def run_wait(module):
 
 
 def main():
-    CanaryModule(argument_spec()).run(run_wait)
+    CanaryModule(argument_spec(), rehearse=False).run(run_wait)
 
 
 if __name__ == "__main__":

@@ -188,13 +188,20 @@ def test_promote_refused_on_the_target_scale_down_writes_nothing(initialised, de
     refused(lab, canary_promote, dict(ARGS, timeout=30), "update Deployment test/podinfo", "scaling to 0 is frozen", "nothing was written")
 
 
-def test_rollback_refused_on_the_target_scale_down_writes_nothing(initialised, deny):
+def test_rollback_refused_on_the_target_scale_down_still_routes_to_the_primary(initialised, deny):
+    """A rollback is not all-or-nothing: traffic safety comes first, so a refused scale-down must not keep the
+    traffic on the canary (the rollback is not rehearsed as a dry run)."""
     lab = initialised
     edit(lab.store, "apps/v1", "Deployment", "podinfo", lambda target: target["spec"].update(replicas=1))
     set_canary_weight(lab, 30)
     deny(_denying(_scaled_to_zero("podinfo"), "scaling to 0 is frozen (policy)"))
-    refused(lab, canary_rollback, dict(ARGS, reason="failed checks"), "update Deployment test/podinfo", "scaling to 0 is frozen",
-            "nothing was written")
+    result = run_module(canary_rollback, lab, dict(ARGS, reason="failed checks", scale_down_delay=0))
+    assert result.get("failed"), result
+    for word in ("the traffic is on the primary (weights 100/0)", "update Deployment test/podinfo", "scaling to 0 is frozen"):
+        assert word in result["msg"], (word, result["msg"])
+    vs = lab.store.get("networking.istio.io/v1beta1", "VirtualService", NAMESPACE, "podinfo")
+    assert [d["weight"] for d in vs["spec"]["http"][0]["route"]] == [100, 0]
+    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")["spec"]["replicas"] == 1
 
 
 @pytest.mark.parametrize("options, words", [

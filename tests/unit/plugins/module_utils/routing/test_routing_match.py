@@ -54,8 +54,8 @@ def test_every_pair_is_combined_route_condition_first():
 
 @pytest.mark.parametrize("own, ab, combined", [
     # maps: union of the names
-    ({"headers": {"x-api": {"exact": "1"}}}, {"headers": {"X-Beta": {"prefix": "o"}}},
-     {"headers": {"x-api": {"exact": "1"}, "X-Beta": {"prefix": "o"}}}),
+    ({"headers": {"x-api": {"exact": "1"}}}, {"headers": {"x-beta": {"prefix": "o"}}},
+     {"headers": {"x-api": {"exact": "1"}, "x-beta": {"prefix": "o"}}}),
     ({"queryParams": {"a": {"exact": "1"}}}, {"queryParams": {"b": {"regex": "[0-9]+"}}},
      {"queryParams": {"a": {"exact": "1"}, "b": {"regex": "[0-9]+"}}}),
     ({"withoutHeaders": {"x-legacy": {"exact": "1"}}}, {"withoutHeaders": {"x-bot": {"regex": "*"}}},
