@@ -218,6 +218,7 @@ class SteadyTraffic:
         self.max_seconds, self.pause = max_seconds, pause
         self.statuses = collections.Counter()
         self.versions = collections.Counter()
+        self.last_seen = {}         # version -> wall-clock time of its last response
         self.failures = []          # (monotonic time, status or exception text)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -239,6 +240,7 @@ class SteadyTraffic:
             self.statuses[status] += 1
             if version:
                 self.versions[version] += 1
+                self.last_seen[version] = time.time()
             if not isinstance(status, int) or status >= 500:
                 self.failures.append((time.monotonic(), status))
 
