@@ -211,6 +211,9 @@ def test_a_dead_runner_is_taken_over_within_one_interval(canary):
     run = Output(canary.start(rollout_analysis=dict(SLOW, interval="%ds" % interval)))
     try:
         run.wait_for("canary weight 20")
+        deadline = time.monotonic() + 30
+        while canary.status().get("canary_weight") != 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         kill_group(run.process)
     killed_at = time.time()
@@ -222,6 +225,7 @@ def test_a_dead_runner_is_taken_over_within_one_interval(canary):
     time.sleep(max(renewed + lease["leaseDurationSeconds"] - time.time(), 0) + 0.5)
     rc, out = canary.run(rollout_analysis=dict(SLOW, interval="1s"))
     assert rc == 0, out
+    assert "Resuming" in out, out
     assert "Resuming the analysis of podinfo.%s at canary weight 20" % canary.namespace in out
     assert canary.status()["phase"] == "Succeeded"
 
