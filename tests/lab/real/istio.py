@@ -9,6 +9,7 @@ from typing import Dict, List, Optional
 import requests
 import yaml
 
+from ..mesh.envoy import LATENCY_BUCKETS
 from .procs import ComponentError, Proc, free_port
 
 NO_PROXY = {"http": None, "https": None}
@@ -45,6 +46,19 @@ def bootstrap(node_id: str, cluster: str, metadata: dict, admin_port: int, xds_p
                 "address": {"socket_address": {"address": "127.0.0.1", "port_value": xds_port}}}}]}]},
         }]},
         "stats_flush_interval": "1s",
+        # As the emulated lab's Envoy (tests/lab/mesh/envoy.py): Envoy's default tags cut cluster
+        # names at the first dot and run first, so they are replaced by the tags the Istio-shaped
+        # relabelling needs. istiod's clusters end in ";" (alt_stat_name), so the value is
+        # envoy_cluster_name="outbound|9898||podinfo.test.svc.cluster.local;".
+        "stats_config": {
+            "histogram_bucket_settings": [{"match": {"suffix": "upstream_rq_time"}, "buckets": LATENCY_BUCKETS}],
+            "use_all_default_tags": False,
+            "stats_tags": [
+                {"tag_name": "envoy.cluster_name", "regex": "^cluster\\.((.+?;|[^.]+)\\.)"},
+                {"tag_name": "envoy.response_code", "regex": "_rq(_(\\d{3}))$"},
+                {"tag_name": "envoy.response_code_class", "regex": "_rq(_(\\d))xx$"},
+                {"tag_name": "envoy.http_conn_manager_prefix", "regex": "^http\\.((.*?)\\.)"},
+            ]},
     }
 
 
@@ -89,9 +103,10 @@ class Istiod:
 class Proxy:
     """One upstream Envoy with an ADS bootstrap pointing at istiod."""
 
-    def __init__(self, name: str, directory: str, logs: str, binary: str, node_id: str, cluster: str, metadata: dict, xds_port: int):
+    def __init__(self, name: str, directory: str, logs: str, binary: str, node_id: str, cluster: str, metadata: dict, xds_port: int,
+                 admin_port: int = 0):
         self.name, self.binary = name, binary
-        self.admin_port = free_port()
+        self.admin_port = admin_port or free_port()
         self.config = os.path.join(directory, "%s-bootstrap.json" % name)
         os.makedirs(directory, exist_ok=True)
         with open(self.config, "w", encoding="utf-8") as handle:

@@ -19,7 +19,9 @@ from . import network as net
 from .controlplane import ControlPlane
 from .istio import ISTIO_VERSION, Istiod, Proxy
 from .node import NodeAgent
-from .procs import free_port, load_manifest
+from .procs import ComponentError, free_port, load_manifest
+from .telemetry import RealTelemetry
+from ..prometheus import Prometheus
 
 log = logging.getLogger("tests.lab.real")
 NODE_NAME = "lab-node"
@@ -65,6 +67,9 @@ class RealLab:
         self.mesh_ports = list(MESH_PORTS)
         self.mesh_address = None  # 127.213.N.1: a loopback address of this lab's own (N = its network number)
         self.ingress_port = free_port()
+        self.admin_ports = {"ingress": free_port(), "mesh": free_port()}
+        self.prometheus: Optional[Prometheus] = None
+        self.telemetry: Optional[RealTelemetry] = None
         self._last_pods = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -79,6 +84,13 @@ class RealLab:
         binaries = self.manifest["binaries"]
         self.network = net.Network.create(on_number=self._record_network)
         self.write()
+        # Prometheus first: its first sample comes ~5 s after start whatever we do, so overlap it.
+        self.telemetry = RealTelemetry(os.path.join(self.directory, "prometheus"),
+                                       ["127.0.0.1:%d" % self.admin_ports[n] for n in ("mesh", "ingress")], None)
+        self.prometheus = Prometheus(self.telemetry.directory, self.telemetry.config())
+        self.prometheus.start()
+        if not os.path.lexists(os.path.join(self.logs, "prometheus.log")):
+            os.symlink(self.prometheus.log_path, os.path.join(self.logs, "prometheus.log"))
         self.cp = ControlPlane(self.directory, self.logs, binaries, self.stop_event)
         self.write()
         self.cp.start()
@@ -101,18 +113,25 @@ class RealLab:
                              "router~127.0.0.1~istio-ingressgateway-lab.istio-system~istio-system.svc.cluster.local",
                              "istio-ingressgateway.istio-system",
                              dict(base, NAMESPACE="istio-system", NAME="istio-ingressgateway-lab", WORKLOAD_NAME="istio-ingressgateway",
-                                  LABELS={"istio": "ingressgateway", "app": "istio-ingressgateway"}), xds)
+                                  LABELS={"istio": "ingressgateway", "app": "istio-ingressgateway"}), xds, self.admin_ports["ingress"])
         self.sidecar = Proxy("mesh", os.path.join(self.directory, "envoy"), self.logs, envoy,
                              "sidecar~127.0.0.1~lab-client.istio-system~istio-system.svc.cluster.local",
                              "lab-client.istio-system",
                              dict(base, NAMESPACE="istio-system", NAME="lab-client", WORKLOAD_NAME="lab-client",
-                                  INTERCEPTION_MODE="NONE", LABELS={"app": "lab-client"}), xds)
+                                  INTERCEPTION_MODE="NONE", LABELS={"app": "lab-client"}), xds, self.admin_ports["mesh"])
         self.ingress.start()
         self.sidecar.start()
         self.write()
         self.ingress.wait_ready([self.ingress_port], 30, self.stop_event)
         self.sidecar.wait_ready(self.mesh_ports, 30, self.stop_event)
         self._mark("envoys ready")
+        self.telemetry.kube = self.cp.kube
+        self.telemetry.start(self.prometheus)
+        try:
+            self.prometheus.wait_for_sample('up{job="envoy"}', timeout=20)
+        except Exception as exc:  # noqa: BLE001
+            raise ComponentError("prometheus has no sample of the Envoys' stats: %s; see %s" % (exc, self.prometheus.log_path)) from None
+        self._mark("prometheus has samples")
         self.state = "running"
         self.ready_seconds = round(time.time() - self.started, 2)
         self.write()
@@ -151,7 +170,7 @@ class RealLab:
             "supervisor": os.getpid(),
             "envoy": self.sidecar.proc.pid if self.sidecar and self.sidecar.proc else None,
             "envoys": [p.proc.pid for p in (self.ingress, self.sidecar) if p and p.proc],
-            "prometheus": None,
+            "prometheus": self.prometheus.process.pid if self.prometheus and self.prometheus.process else None,
             "pods": pods,
             "control_plane": dict(self.cp.pids() if self.cp else {}, **({"pilot-discovery": self.istiod.proc.pid}
                                                                          if self.istiod and self.istiod.proc else {})),
@@ -163,7 +182,9 @@ class RealLab:
             ports += list(self.cp.ports.values())
         if self.istiod:
             ports += [p for k, p in self.istiod.ports.items()]
-        ports += [p.admin_port for p in (self.ingress, self.sidecar) if p]
+        ports += list(self.admin_ports.values())
+        if self.prometheus and self.prometheus.port:
+            ports.append(self.prometheus.port)
         return sorted(set(ports))
 
     def info(self) -> dict:
@@ -188,6 +209,8 @@ class RealLab:
             info.update(envoy_admin=self.sidecar.admin_url, mesh_admin=self.sidecar.admin_url)
         if self.ingress:
             info.update(ingress_admin=self.ingress.admin_url)
+        if self.prometheus and self.prometheus.port:
+            info.update(prometheus=self.prometheus.url)
         return info
 
     def write(self) -> None:
@@ -209,6 +232,11 @@ class RealLab:
                         rejected = {}
                     if rejected:
                         problems.append("envoy (%s) rejected istiod's config (NACK): %s" % (proxy.name, rejected))
+            if not (self.prometheus.process and self.prometheus.process.poll() is None):
+                problems.append("prometheus exited; see %s" % self.prometheus.log_path)
+            for error in (self.telemetry.last_error, self.telemetry.poll_error):
+                if error:
+                    problems.append("telemetry: %s" % error)
             if self.node.last_error:
                 problems.append("node agent: %s" % self.node.last_error)
             if problems != self.errors or self._last_pods != self.node.pids():
@@ -222,11 +250,13 @@ class RealLab:
     def stop(self) -> None:
         self.state = "stopping"
         self.write()
-        for name, action in (("node agent", lambda: self.node and self.node.stop()),
+        for name, action in (("telemetry", lambda: self.telemetry and self.telemetry.stop()),
+                             ("node agent", lambda: self.node and self.node.stop()),
                              ("envoy ingress", lambda: self.ingress and self.ingress.stop()),
                              ("envoy mesh", lambda: self.sidecar and self.sidecar.stop()),
                              ("istiod", lambda: self.istiod and self.istiod.stop()),
                              ("control plane", lambda: self.cp and self.cp.stop()),
+                             ("prometheus", lambda: self.prometheus and self.prometheus.stop()),
                              ("network", lambda: self.network and net.cleanup(self.network.info()))):
             try:
                 action()

@@ -40,6 +40,7 @@ def status(info: dict, alive, http_ok, listening) -> dict:
     checks = {"supervisor": alive(pids.get("supervisor")), "api": api_ok}
     for name, pid in (pids.get("control_plane") or {}).items():
         checks[name] = alive(pid)
+    checks["prometheus"] = bool(info.get("prometheus")) and alive(pids.get("prometheus")) and http_ok(info["prometheus"] + "/-/ready")
     checks["istiod"] = bool(info.get("istiod")) and http_ok(info["istiod"] + "/ready")
     nacks = {}
     for name, key in (("envoy_mesh", "mesh_admin"), ("envoy_ingress", "ingress_admin")):
@@ -56,4 +57,4 @@ def status(info: dict, alive, http_ok, listening) -> dict:
                and all(checks["pods"].values()))
     return {"dir": info.get("dir"), "control_plane": "real", "state": info.get("state"), "healthy": healthy, "checks": checks,
             "nacks": nacks, "errors": info.get("errors"), "api": info.get("api"), "mesh": info.get("mesh"),
-            "ingress": info.get("ingress"), "istiod": info.get("istiod"), "versions": info.get("versions")}
+            "ingress": info.get("ingress"), "istiod": info.get("istiod"), "prometheus": info.get("prometheus"), "versions": info.get("versions")}

@@ -239,6 +239,21 @@ def test_virtualservice_weights_route_through_the_sidecar(podinfo):
     assert status["nacks"] == {} and status["healthy"], status
 
 
+def test_prometheus_has_istio_shaped_metrics_of_the_envoys(podinfo):
+    """After the 1,000 requests above: Flagger's request-count query per workload, from istiod-configured Envoys."""
+    lab = podinfo
+    query = 'sum by (destination_workload) (istio_requests_total{reporter="destination",destination_workload_namespace="test",response_code="200"})'
+
+    def counts():
+        result = requests.get(lab.info["prometheus"] + "/api/v1/query", params={"query": query}, timeout=5, proxies=NO_PROXY).json()
+        return {r["metric"]["destination_workload"]: float(r["value"][1]) for r in result["data"]["result"]}
+    found = _wait(lambda: (lambda c: c if c.get("podinfo-canary", 0) >= 50 and c.get("podinfo", 0) >= 800 else None)(counts()), 20,
+                  lambda: "istio_requests_total: %s" % counts())
+    assert sum(found.values()) >= 1000
+    up = requests.get(lab.info["prometheus"] + "/api/v1/query", params={"query": 'up{job="kubernetes-pods"}'}, timeout=5, proxies=NO_PROXY).json()
+    assert {r["metric"]["workload"] for r in up["data"]["result"] if r["value"][1] == "1"} >= {"podinfo", "podinfo-canary"}
+
+
 def test_deleted_pod_is_stopped_and_replaced(podinfo):
     lab = podinfo
     old = _ready_pods(lab, "app=podinfo")[0]
