@@ -225,6 +225,7 @@ class NodeAgent:
         mono = time.monotonic()
         if c.process is not None and c.process.poll() is not None:
             code = c.process.returncode
+            code = 128 - code if code < 0 else code  # killed by a signal: 128 + its number, as a kubelet reports
             c.last_terminated = {"terminated": {"exitCode": code, "reason": "Error" if code else "Completed",
                                                 "startedAt": c.started_at, "finishedAt": now()}}
             c.process, c.ready = None, False

@@ -267,6 +267,40 @@ def test_deleted_pod_is_stopped_and_replaced(podinfo):
     assert gone and not any(_alive(pid) for pid in gone)
 
 
+def test_killed_container_is_restarted(podinfo):
+    lab = podinfo
+    pod = _ready_pods(lab, "app=podinfo-canary")[0]
+    pid = int(pod["status"]["containerStatuses"][0]["containerID"].split("://")[1])
+    os.kill(pid, 9)
+
+    def restarted():
+        pods = _ready_pods(lab, "app=podinfo-canary")
+        status = pods[0]["status"]["containerStatuses"][0] if pods else {}
+        return status if status.get("restartCount") == 1 and status.get("ready") else None
+    status = _wait(restarted, 30, lambda: lab.kubectl("get", "pods", "-n", "test", "-o", "yaml"))
+    assert status["lastState"]["terminated"]["exitCode"] == 137
+    assert _ready_pods(lab, "app=podinfo-canary")[0]["metadata"]["uid"] == pod["metadata"]["uid"]
+
+
+def test_a_second_lab_runs_beside_the_first(lab, tmp_path):
+    second = tmp_path / "second"
+    result = lab_cli("up", "--dir", str(second), "--control-plane", "real")
+    try:
+        assert result.returncode == 0, result.stderr
+        other = Lab(second)
+        assert other.info["network"]["subnet"] != lab.info["network"]["subnet"]
+        assert other.info["mesh"] != lab.info["mesh"]
+        assert not set(other.info["listen_ports"]) & set(lab.info["listen_ports"])
+        for directory in (lab.dir, str(second)):
+            status = json.loads(lab_cli("status", "--dir", directory).stdout)
+            assert status["healthy"], status
+    finally:
+        info = Lab(second).info if (second / "lab.json").exists() else {}
+        assert lab_cli("down", "--dir", str(second)).returncode == 0
+    assert_nothing_left(info)
+    assert json.loads(lab_cli("status", "--dir", lab.dir).stdout)["healthy"]
+
+
 def test_zz_down_leaves_nothing(lab):
     info = lab.reload()
     result = lab_cli("down", "--dir", lab.dir)
