@@ -247,11 +247,31 @@ def test_prometheus_has_istio_shaped_metrics_of_the_envoys(podinfo):
     def counts():
         result = requests.get(lab.info["prometheus"] + "/api/v1/query", params={"query": query}, timeout=5, proxies=NO_PROXY).json()
         return {r["metric"]["destination_workload"]: float(r["value"][1]) for r in result["data"]["result"]}
-    found = _wait(lambda: (lambda c: c if c.get("podinfo-canary", 0) >= 50 and c.get("podinfo", 0) >= 800 else None)(counts()), 20,
-                  lambda: "istio_requests_total: %s" % counts())
-    assert sum(found.values()) >= 1000
+    # the 1,000 mesh requests and the one through the ingress, once a scrape has seen them all
+    _wait(lambda: (lambda c: c.get("podinfo-canary", 0) >= 50 and c.get("podinfo", 0) >= 800 and sum(c.values()) >= 1001)(counts()), 20,
+          lambda: "istio_requests_total: %s" % counts())
     up = requests.get(lab.info["prometheus"] + "/api/v1/query", params={"query": 'up{job="kubernetes-pods"}'}, timeout=5, proxies=NO_PROXY).json()
     assert {r["metric"]["workload"] for r in up["data"]["result"] if r["value"][1] == "1"} >= {"podinfo", "podinfo-canary"}
+
+
+def test_gateway_api_httproute_on_the_service_routes_through_the_sidecar(podinfo):
+    """GAMMA: an HTTPRoute whose parent is the Service, translated by istiod for the mesh proxy."""
+    lab = podinfo
+    lab.kubectl("delete", "virtualservice", "-n", "test", "podinfo")
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "podinfo", "namespace": "test"},
+             "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "podinfo", "port": 9898}],
+                      "rules": [{"backendRefs": [{"name": "podinfo-primary", "port": 9898, "weight": 70},
+                                                 {"name": "podinfo-canary", "port": 9898, "weight": 30}]}]}}
+    lab.kubectl("apply", "-f", "-", stdin=json.dumps(route))
+    expected = {"outbound|9898||podinfo-primary.test.svc.cluster.local": 70, "outbound|9898||podinfo-canary.test.svc.cluster.local": 30}
+    _wait(lambda: _weighted(lab.info["mesh_admin"]) == expected, 30, lambda: "routes: %s" % _weighted(lab.info["mesh_admin"]))
+    session = requests.Session()
+    session.trust_env = False
+    canary = sum(session.get(lab.info["mesh"] + "/version", headers={"Host": "podinfo.test"}, timeout=5).json()["version"] == "6.0.1"
+                 for _ in range(500))
+    print("\nHTTPRoute 70/30: %d of 500 to the canary" % canary, file=sys.__stdout__)
+    assert 110 <= canary <= 190
+    lab.kubectl("delete", "httproute", "-n", "test", "podinfo")
 
 
 def test_deleted_pod_is_stopped_and_replaced(podinfo):
