@@ -92,14 +92,25 @@ class Lab:
             return None
 
     def apply(self, obj):
-        """Create ``obj``, or replace it when it exists (keeping nothing of the old one but its version)."""
+        """Create ``obj``, or replace it when it exists (keeping nothing of the old one but its version).
+
+        A controller writing the object between our read and our replace (409) makes us read it again.
+        """
+        from kubernetes.dynamic.exceptions import ConflictError
         resource = self.resource(obj["apiVersion"], obj["kind"])
         namespace = obj["metadata"].get("namespace")
-        existing = self.read(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"])
-        if existing is None:
-            return resource.create(body=obj, namespace=namespace).to_dict()
-        obj = dict(obj, metadata=dict(obj["metadata"], resourceVersion=existing["metadata"]["resourceVersion"]))
-        return resource.replace(body=obj, namespace=namespace).to_dict()
+        for attempt in range(5):
+            existing = self.read(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"])
+            if existing is None:
+                return resource.create(body=obj, namespace=namespace).to_dict()
+            versioned = dict(obj, metadata=dict(obj["metadata"], resourceVersion=existing["metadata"]["resourceVersion"]))
+            try:
+                return resource.replace(body=versioned, namespace=namespace).to_dict()
+            except ConflictError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.1)
+        return None
 
     def get(self, url_key, host, path="/", headers=None):
         url = urlsplit(self.info[url_key])
