@@ -19,7 +19,7 @@ import copy
 import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, ClusterError, RolloutInterrupted, overlay, strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Changes, ClusterError, RolloutInterrupted, overlay, strip_object
 from ansible_collections.progressive.delivery.plugins.module_utils._names import ROLLBACK_REASON_ANNOTATION, is_managed, primary_name
 from ansible_collections.progressive.delivery.plugins.module_utils import _options as options
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio, istio_status
@@ -182,8 +182,8 @@ def run_init(module):
         cluster.write(existing_hpa, desired_hpa if existing_hpa is None else overlay(existing_hpa, desired_hpa, replace=("spec",)), changes)
 
     if not module.check_mode:
-        done, message, primary_now = cluster.wait_for(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
-                                                      workload.rollout_status, params.get("wait_timeout", 300))
+        done, message, primary_now = cluster.wait_ready(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
+                                                        params.get("wait_timeout", 300))
         if not done:
             module.fail("the primary did not become ready within wait_timeout=%ss: %s; the Services, DestinationRules and "
                         "VirtualService were not touched and the target still runs" % (params.get("wait_timeout"), message),
@@ -413,8 +413,8 @@ def run_promote(module):
     _write_config_copies(cluster, tracked, changes)
     primary = cluster.write(primary, workload.promoted_deployment(primary, target, renames, checksum), changes)
     if not module.check_mode:
-        done, message, primary = cluster.wait_for(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
-                                                  workload.rollout_status, params["timeout"])
+        done, message, primary = cluster.wait_ready(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
+                                                    params["timeout"])
         if not done:
             summary = workload.status_summary(primary or {})
             conditions = "; ".join("%s=%s (%s: %s)" % (c.get("type"), c.get("status"), c.get("reason"), c.get("message"))

@@ -7,7 +7,7 @@ One function per module (init, route, promote, rollback), plain Python on the mo
 bad value fails at once with the option's name and the fix, in check mode and for real alike. What
 depends on the cluster (the target's labels, existing objects) is checked by the operations once
 read; what only the cluster can judge (fields this collection does not know, admission policies) is
-judged by the API server in the dry run every write gets first (see ``_k8s.Cluster``).
+judged by the API server in the dry run every write gets first (see ``k8s.Cluster``).
 """
 
 from __future__ import absolute_import, division, print_function

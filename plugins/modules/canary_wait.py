@@ -152,12 +152,10 @@ lock_lost:
   type: bool
 """
 
-import functools
-
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import route_to_primary
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import CanaryModule, common_argument_spec, routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
-from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import hold_lock
 
 
 def argument_spec():
@@ -179,8 +177,7 @@ def run_wait(module):
     cluster = module.cluster
     hold, heartbeat = None, None
     if params["fence"]:
-        hold = functools.partial(hold_lock, cluster.client, params["target"], params["namespace"], params["fence"],
-                                 check_mode=module.check_mode)
+        hold = module.hold_lock
         heartbeat = int(hold()["spec"]["leaseDurationSeconds"]) / 3.0
     result = watch.watch(cluster, params["target"], params["namespace"], 0 if module.check_mode else params["seconds"],
                          until=params["until"], analysed_hash=params["revision"], config_tracking=params["config_tracking"],
