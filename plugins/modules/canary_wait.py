@@ -152,7 +152,7 @@ lock_lost:
   type: bool
 """
 
-from ansible_collections.progressive.delivery.plugins.module_utils._canary import route_to_primary
+from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_wait
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
@@ -170,21 +170,6 @@ def argument_spec():
         poll=dict(type="float", default=0.5),
     )
     return spec
-
-
-def run_wait(module):
-    params = module.params
-    cluster = module.cluster
-    hold, heartbeat = None, None
-    if params["fence"]:
-        hold = module.hold_lock
-        heartbeat = int(hold()["spec"]["leaseDurationSeconds"]) / 3.0
-    result = watch.watch(cluster, params["target"], params["namespace"], 0 if module.check_mode else params["seconds"],
-                         until=params["until"], analysed_hash=params["revision"], config_tracking=params["config_tracking"],
-                         poll=max(params["poll"], 0.05), hold=hold, heartbeat=heartbeat,
-                         on_abort=(lambda: route_to_primary(module)) if params["on_abort"] == "route_to_primary" else None)
-    result["changed"] = False
-    return result
 
 
 def main():
