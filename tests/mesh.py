@@ -25,7 +25,8 @@ MANIFESTS = REPO / "tests" / "lab" / "manifests" / "podinfo"
 
 
 def cli(*args, timeout=90):
-    return subprocess.run([sys.executable, "-m", "tests.lab", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "tests.lab", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 def wait_for(predicate, timeout, message, interval=0.1, describe=None):
@@ -268,7 +269,7 @@ class SteadyTraffic:
             conn.close()
 
     def start(self):
-        for _ in range(self.clients):
+        for _client in range(self.clients):
             thread = threading.Thread(target=self._client, daemon=True)
             thread.start()
             self._threads.append(thread)

@@ -22,7 +22,8 @@ def rollout_settings(variables):
     kubeconfig = variables.get("kubeconfig")
     if kubeconfig and not os.path.isfile(os.path.expanduser(str(kubeconfig))):
         raise AnsibleFilterError("rollout_kubeconfig: the kubeconfig file %s does not exist; set rollout_kubeconfig to the path "
-                                 "of your kubeconfig, or leave it empty to use K8S_AUTH_KUBECONFIG or ~/.kube/config" % kubeconfig)
+                                 "of your kubeconfig, or leave it empty to use K8S_AUTH_KUBECONFIG or ~/.kube/config (nothing was changed in the cluster)"
+                                 % kubeconfig)
     try:
         return settings.validate(variables)
     except settings.SettingsError as exc:

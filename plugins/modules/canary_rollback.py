@@ -21,7 +21,7 @@ description:
     that do not sum to 100, a left-over A/B route or mirror, a missing canary destination).
   - The target keeps its (bad) pod template; the primary is not touched.
   - Every option is checked before anything is read or written, and the error names the option and the fix. Unlike the other
-    cluster modules a rollback is not rehearsed as a server-side dry run first - it is not all-or-nothing on purpose: traffic
+    cluster modules a rollback is not rehearsed as a server-side dry run first - it is not all-or-nothing on purpose, since traffic
     safety comes first, so a refused scale-down (an RBAC rule, an admission policy) never keeps the traffic on the canary.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
@@ -33,7 +33,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Nothing is sent to the API server (not even a dry run) and nothing is waited for; the result and diff are computed from the objects read.
+    details: >-
+      Nothing is sent to the API server and nothing is waited for; the result and diff are computed from the objects read.
   diff_mode:
     support: full
   idempotent:

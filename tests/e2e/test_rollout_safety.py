@@ -211,17 +211,22 @@ def test_a_dead_runner_is_taken_over_within_one_interval(canary):
     run = Output(canary.start(rollout_analysis=dict(SLOW, interval="%ds" % interval)))
     try:
         run.wait_for("canary weight 20")
+        deadline = time.monotonic() + 30
+        while canary.status().get("canary_weight") != 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         kill_group(run.process)
     killed_at = time.time()
     lease = canary.get("coordination.k8s.io/v1", "Lease", "podinfo-canary-lock")["spec"]
     assert lease["leaseDurationSeconds"] == interval
     # the re-run of the next operator may take over once the lease ran out: at most one interval after the death
-    renewed = time.mktime(time.strptime(lease["renewTime"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    renewed = calendar.timegm(time.strptime(lease["renewTime"][:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + lease["renewTime"][20:26])
+    print("the dead run's lease ran out %.2f s after the kill (interval %d s)" % (renewed + lease["leaseDurationSeconds"] - killed_at, interval))
     assert renewed + lease["leaseDurationSeconds"] - killed_at <= interval
     time.sleep(max(renewed + lease["leaseDurationSeconds"] - time.time(), 0) + 0.5)
     rc, out = canary.run(rollout_analysis=dict(SLOW, interval="1s"))
     assert rc == 0, out
+    assert "Resuming" in out, out
     assert "Resuming the analysis of podinfo.%s at canary weight 20" % canary.namespace in out
     assert canary.status()["phase"] == "Succeeded"
 

@@ -15,9 +15,10 @@ from .supervisor import lab_file, read_lab, serve
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UP_TIMEOUT = 60.0
+REAL_UP_TIMEOUT = 180.0
 # Every process the lab owns runs one of these; a pid from lab.json is only signalled when its
 # command line still matches (pids are reused by the OS).
-OWNED_COMMANDS = ("tests.lab", "envoy", "prometheus")
+OWNED_COMMANDS = ("tests.lab", "envoy", "prometheus", "progressive-delivery/")  # the last: the upstream programs' cache
 
 
 def _alive(pid) -> bool:
@@ -50,7 +51,8 @@ def _owned(pid) -> bool:
 def _all_pids(info: dict) -> list:
     pids = info.get("pids") or {}
     result = [pids.get("supervisor"), pids.get("envoy"), pids.get("prometheus")] + list(pids.get("pods") or [])
-    return [pid for pid in result if pid]
+    result += list(pids.get("envoys") or []) + list((pids.get("control_plane") or {}).values())  # --control-plane real
+    return sorted({pid for pid in result if pid}, key=result.index)
 
 
 def _ports(info: dict) -> list:
@@ -58,7 +60,8 @@ def _ports(info: dict) -> list:
     for key in ("api", "prometheus", "envoy_admin"):
         if info.get(key):
             ports.append(int(info[key].rsplit(":", 1)[1]))
-    return [p for p in ports if p]
+    ports += info.get("listen_ports") or []  # --control-plane real
+    return sorted({p for p in ports if p})
 
 
 def _listening(port: int) -> bool:
@@ -92,7 +95,8 @@ def cmd_up(args) -> int:
     env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     started = time.monotonic()
     with open(os.path.join(directory, "logs", "serve.out"), "ab") as output:
-        process = subprocess.Popen([sys.executable, "-m", "tests.lab", "serve", "--dir", directory], cwd=REPO_ROOT, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "tests.lab", "serve", "--dir", directory, "--control-plane", args.control_plane],
+                                   cwd=REPO_ROOT, env=env,
                                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     while True:
         info = read_lab(directory) or {}
@@ -102,12 +106,16 @@ def cmd_up(args) -> int:
             print("the lab failed to start (exit code %s): %s\nsee %s/logs/lab.log"
                   % (process.poll(), "; ".join(info.get("errors") or []) or "no details", directory), file=sys.stderr)
             return 1
-        if time.monotonic() - started > UP_TIMEOUT:
-            print("the lab was not ready after %.0f s; stopping it; see %s/logs/lab.log" % (UP_TIMEOUT, directory), file=sys.stderr)
+        timeout = UP_TIMEOUT if args.control_plane == "emulated" else REAL_UP_TIMEOUT
+        if time.monotonic() - started > timeout:
+            print("the lab was not ready after %.0f s; stopping it; see %s/logs/lab.log" % (timeout, directory), file=sys.stderr)
             cmd_down(args)
             return 1
         time.sleep(0.1)
-    summary = {k: info.get(k) for k in ("kubeconfig", "api", "mesh", "ingress", "prometheus", "envoy_admin", "ready_seconds")}
+    keys = ("kubeconfig", "api", "mesh", "ingress", "prometheus", "envoy_admin", "ready_seconds")
+    if info.get("control_plane") == "real":
+        keys += ("control_plane", "kubectl", "istiod", "ingress_admin", "timings")
+    summary = {k: info.get(k) for k in keys}
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -116,6 +124,9 @@ def status(directory: str) -> dict:
     info = read_lab(directory)
     if info is None:
         return {"dir": os.path.abspath(directory), "state": "absent", "healthy": False}
+    if info.get("control_plane") == "real":
+        from .real.status import status as real_status
+        return real_status(info, _alive, _http_ok, _listening)
     pids = info.get("pids") or {}
     checks = {
         "supervisor": _alive(pids.get("supervisor")),
@@ -170,6 +181,9 @@ def down(directory: str, timeout: float = 20.0) -> list:
     while any(_listening(port) for port in _ports(info)) and time.monotonic() < deadline:
         time.sleep(0.05)
     still = ["pid %d" % pid for pid in leftovers] + ["port %d" % port for port in _ports(info) if _listening(port)]
+    if info.get("network"):  # --control-plane real: its network namespaces, veths and bridge
+        from .real.network import cleanup
+        still += ["network %s" % name for name in cleanup(info["network"])]
     if info.get("state") != "stopped":
         info["state"] = "stopped"
         with open(lab_file(directory), "w", encoding="utf-8") as handle:
@@ -198,8 +212,14 @@ def main(argv=None) -> int:
                             ("serve", "run a lab in the foreground until SIGTERM/SIGINT")):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--dir", required=True, help="lab directory: lab.json, kubeconfig, logs/")
+        if name in ("up", "serve"):
+            sub.add_argument("--control-plane", choices=("emulated", "real"), default="emulated",
+                             help="emulated API server and controllers (default), or upstream Kubernetes + istiod (preview)")
     args = parser.parse_args(argv)
     if args.command == "serve":
+        if args.control_plane == "real":
+            from .real.lab import serve as serve_real
+            return serve_real(args.dir)
         return serve(args.dir)
     return {"up": cmd_up, "status": cmd_status, "down": cmd_down}[args.command](args)
 
