@@ -104,7 +104,6 @@ class StatusError(ValueError):
     """A status update is invalid; the message names the field and what it must be."""
 
 
-
 def now_rfc3339(now=None):
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
