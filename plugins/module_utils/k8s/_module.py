@@ -103,7 +103,7 @@ class CanaryModule(object):
             self._cluster = Cluster(client, check_mode=self.module.check_mode)
             fence = self.params.get("fence")
             if fence:
-                self._cluster.fence = lambda: self.hold_lock()
+                self._cluster.fence = self.hold_lock
         return self._cluster
 
     def hold_lock(self):
