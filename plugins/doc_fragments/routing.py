@@ -12,6 +12,12 @@ class ModuleDocFragment(object):
 
     DOCUMENTATION = r"""
 options:
+  router:
+    description:
+      - The traffic router (the mesh) that holds the split. V(istio) edits the Istio VirtualService C(<apex>).
+    type: str
+    choices: [istio]
+    default: istio
   mode:
     description:
       - How primary and canary are addressed in the VirtualService.

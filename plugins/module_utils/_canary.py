@@ -19,12 +19,13 @@ import copy
 import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, ClusterError, RolloutInterrupted, overlay, strip_object
-from ansible_collections.progressive.delivery.plugins.module_utils._names import ROLLBACK_REASON_ANNOTATION, is_managed, primary_name
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Changes, ClusterError, RolloutInterrupted, overlay, strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils._names import ROLLBACK_REASON_ANNOTATION, apex_name, is_managed, primary_name, status_name
 from ansible_collections.progressive.delivery.plugins.module_utils import _options as options
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio, istio_status
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import get_router
 from ansible_collections.progressive.delivery.plugins.module_utils.routing.services import build_services, service_port
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as rollout_status
+from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import config as configs
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import primary as workload
 
@@ -38,17 +39,6 @@ SCALE_DOWN_DELAY = 30
 _REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
-def _apex(params):
-    return params.get("service_name") or params["target"]
-
-
-def _route_target(params):
-    return istio.route_target(_apex(params), mode=params.get("mode") or "host", host=params.get("destination_host"),
-                              primary_subset=params.get("primary_subset") or "primary",
-                              canary_subset=params.get("canary_subset") or "canary", route_name=params.get("route_name"),
-                              namespace=params.get("namespace"))
-
-
 def _get_target(cluster, namespace, name):
     cluster.require_namespace(namespace)
     target = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], namespace, name)
@@ -56,27 +46,6 @@ def _get_target(cluster, namespace, name):
         raise CanaryError("Deployment %s/%s (target) not found; check target and namespace, or create the Deployment first"
                           % (namespace, name), field="target")
     return target
-
-
-def _get_virtual_service(cluster, namespace, apex):
-    vs = cluster.get(istio.API_VERSION, istio.VIRTUAL_SERVICE, namespace, apex)
-    if vs is None:
-        raise CanaryError("VirtualService %s/%s not found; run progressive.delivery.canary_init first, or set service_name to "
-                          "the name of the VirtualService" % (namespace, apex), field="service_name")
-    return vs
-
-
-def _check_destinations(cluster, namespace, target, roles=("primary", "canary")):
-    """Refuse to route to a Service or DestinationRule subset that does not exist."""
-    if target.mode == "host":
-        for role in roles:
-            name = getattr(target, role)["host"]
-            if cluster.get("v1", "Service", namespace, name) is None:
-                raise CanaryError("Service %s/%s (the %s destination) not found; run progressive.delivery.canary_init or fix service_name"
-                                  % (namespace, name, role), field="service_name")
-    else:
-        rules = cluster.list(istio.API_VERSION, istio.DESTINATION_RULE, namespace)
-        istio.check_subsets(rules, target, namespace, roles=roles)
 
 
 def _redact(obj):
@@ -135,7 +104,7 @@ def run_init(module):
     params = module.params
     options.validate_init(params)
     cluster = module.cluster
-    namespace, apex = params["namespace"], _apex(params)
+    namespace, apex = params["namespace"], apex_name(params)
     changes = _Changes()
 
     # Read and validate everything before the first write.
@@ -151,19 +120,8 @@ def run_init(module):
         workload.check_hpa_targets(hpa, params["target"])
     tracked, renames = _tracked_configs(cluster, target, params.get("config_tracking", True))
     checksum = configs.config_checksum(tracked)
-    route_target = istio.route_target(apex, namespace=namespace)
-    desired_vs = istio.build_virtual_service(namespace, apex, hosts=params.get("hosts"), gateways=params.get("gateways"),
-                                             retries=params.get("retries"), timeout=params.get("timeout"),
-                                             cors_policy=params.get("cors_policy"), headers=params.get("headers"))
-    existing_vs = cluster.get(istio.API_VERSION, istio.VIRTUAL_SERVICE, namespace, apex)
-    if existing_vs is not None and not is_managed(existing_vs):
-        if not params.get("adopt"):
-            raise CanaryError("VirtualService %s/%s already exists and was not created by progressive.delivery; set adopt=true to take it "
-                              "over (its spec is saved in the annotation %s so it can be restored) or choose another service_name"
-                              % (namespace, apex, istio.ORIGINAL_SPEC_ANNOTATION), field="adopt")
-        desired_vs = istio.adopt_virtual_service(existing_vs, desired_vs)
-    elif existing_vs is not None:
-        desired_vs["spec"] = istio.carry_routing_state(existing_vs.get("spec") or {}, desired_vs["spec"], route_target)
+    router = get_router(cluster, params)
+    router.prepare_init()
     existing_primary = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary_name(params["target"]))
     if existing_primary is not None and not is_managed(existing_primary):
         raise CanaryError("Deployment %s/%s exists and was not created by progressive.delivery; rename or delete it, since the primary "
@@ -182,8 +140,8 @@ def run_init(module):
         cluster.write(existing_hpa, desired_hpa if existing_hpa is None else overlay(existing_hpa, desired_hpa, replace=("spec",)), changes)
 
     if not module.check_mode:
-        done, message, primary_now = cluster.wait_for(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
-                                                      workload.rollout_status, params.get("wait_timeout", 300))
+        done, message, primary_now = cluster.wait_ready(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
+                                                        params.get("wait_timeout", 300))
         if not done:
             module.fail("the primary did not become ready within wait_timeout=%ss: %s; the Services, DestinationRules and "
                         "VirtualService were not touched and the target still runs" % (params.get("wait_timeout"), message),
@@ -192,11 +150,8 @@ def run_init(module):
     for desired in build_services(namespace, apex, workload.primary_selector(target), workload.canary_selector(target), port_spec):
         existing = cluster.get("v1", "Service", namespace, desired["metadata"]["name"])
         cluster.write(existing, desired if existing is None else overlay(existing, desired, replace=("spec.selector", "spec.ports")), changes)
-    for name in (route_target.primary["host"], route_target.canary["host"]):
-        desired = istio.build_destination_rule(namespace, name, params.get("traffic_policy"))
-        existing = cluster.get(istio.API_VERSION, istio.DESTINATION_RULE, namespace, name)
-        cluster.write(existing, desired if existing is None else overlay(existing, desired, replace=("spec",)), changes)
-    cluster.write(existing_vs, desired_vs if existing_vs is None else overlay(existing_vs, desired_vs, replace=("spec",)), changes)
+    for existing, desired in router.owned_objects():
+        cluster.write(existing, desired, changes)
     # A target running a newer revision than the primary is a canary under analysis: leave it running.
     if workload.promoted_hash(primary) in (None, workload.target_hash(target, checksum)):
         _scale_to_zero(cluster, target, changes)
@@ -250,7 +205,7 @@ def _validate_scale_down_delay(params):
         raise CanaryError("scale_down_delay must be 0 or more seconds, got %s" % delay, field="scale_down_delay")
 
 
-def _drain(module, cluster, namespace, apex, delay, read_status=True):
+def _drain(module, router, delay, read_status=True):
     """Wait until the mesh serves the VirtualService as it is now; return ``(seconds, reconciled)``.
 
     Kubernetes cannot say when every proxy serves a route. When the VirtualService carries Istio's
@@ -267,21 +222,21 @@ def _drain(module, cluster, namespace, apex, delay, read_status=True):
     generation, reconciled, message = None, None, None
     while True:
         if read_status:
-            vs = cluster.get(istio.API_VERSION, istio.VIRTUAL_SERVICE, namespace, apex)
+            vs = router.get()
             if generation is None:
                 generation = ((vs or {}).get("metadata") or {}).get("generation")
-            reconciled, message = istio_status.distribution(vs, generation)
+            reconciled, message = router.distribution(vs, generation)
         remaining = deadline - time.monotonic()
         if reconciled or remaining <= 0:
             break
         # Without a status to follow there is nothing to poll: keep the pods for the whole delay.
-        time.sleep(remaining if reconciled is None else min(cluster.poll_interval, remaining))
+        time.sleep(remaining if reconciled is None else min(router.cluster.poll_interval, remaining))
     if reconciled is False:
         module.module.warn("%s after scale_down_delay=%ss; the target was scaled down anyway" % (message, delay))
     return round(time.monotonic() - started, 3), reconciled
 
 
-def _drain_and_scale_down(module, cluster, target, changes, read_status=True, annotations=None):
+def _drain_and_scale_down(module, router, target, changes, read_status=True, annotations=None):
     """Scale ``target`` to 0 once the route that took its traffic away is served; ``(scaled_down, seconds, reconciled)``.
 
     Waits only when there are pods to remove, so a second call with nothing to change neither
@@ -291,12 +246,12 @@ def _drain_and_scale_down(module, cluster, target, changes, read_status=True, an
     params = module.params
     seconds, reconciled = 0.0, None
     if _replicas(target):
-        seconds, reconciled = _drain(module, cluster, params["namespace"], _apex(params), params["scale_down_delay"], read_status)
+        seconds, reconciled = _drain(module, router, params["scale_down_delay"], read_status)
         if seconds:
             # Read again after the wait: an autoscaler or a user may have changed the target meanwhile.
-            target = _get_target(cluster, params["namespace"], params["target"])
+            target = _get_target(router.cluster, params["namespace"], params["target"])
     scaled_down = bool(_replicas(target))
-    _scale_to_zero(cluster, target, changes, annotations)
+    _scale_to_zero(router.cluster, target, changes, annotations)
     return scaled_down, seconds, reconciled
 
 
@@ -304,38 +259,19 @@ def _drain_and_scale_down(module, cluster, target, changes, read_status=True, an
 # canary_route and the routing part of promote / rollback
 
 
-def _route(module, cluster, vs, weights, match, mirror, mirror_weight, changes, roles=("primary", "canary")):
-    """Write the managed routes of ``vs``; return ``(previous_state, resulting_vs)``.
-
-    The destinations named in ``roles`` are checked only when the routes change: an unchanged
-    VirtualService stays valid whatever happened to the Services since.
-    """
-    params = module.params
-    target = _route_target(params)
-    spec = vs.get("spec") or {}
-    previous = istio.read_state(spec, target)
-    new_spec = istio.set_routing(spec, target, weights, match=match, mirror=mirror, mirror_weight=mirror_weight)
-    if new_spec != spec and roles:
-        _check_destinations(cluster, params["namespace"], target, roles)
-    new_vs = copy.deepcopy(vs)
-    new_vs["spec"] = new_spec
-    return previous, cluster.write(vs, new_vs, changes)
-
-
 def route_to_primary(module):
     """All traffic to the primary, A/B route and mirror removed: the first half of a rollback, alone.
 
     Returns the weights before. Used where an abort must take effect before anything else runs.
     """
-    cluster = module.cluster
-    vs = _get_virtual_service(cluster, module.params["namespace"], _apex(module.params))
-    previous, _vs = _route(module, cluster, vs, istio.weights_for(0), None, False, None, _Changes(), roles=("primary",))
+    router = get_router(module.cluster, module.params)
+    previous, _obj = router.write_routes(router.read(), router.weights_for(0), None, False, None, _Changes(), roles=("primary",))
     return previous["weights"]
 
 
 def _refuse_increase_on_request(cluster, params, current, weight):
     """A run under the lock never raises the canary's weight once an operator asked it to stop."""
-    status = rollout_status.decode(cluster.get("v1", "ConfigMap", params["namespace"], rollout_status.status_name(params["target"])))
+    status = rollout_status.decode(cluster.get("v1", "ConfigMap", params["namespace"], status_name(params["target"])))
     request = status.get("requested")
     if request:
         raise RolloutInterrupted("canary weight of %s.%s not raised from %s to %s: %s was requested by %s"
@@ -348,29 +284,48 @@ def run_route(module):
     options.validate_route(params)
     cluster = module.cluster
     changes = _Changes()
-    target = _route_target(params)
-    match = istio.normalise_match(params.get("match"))
+    router = get_router(cluster, params)
+    match = router.normalise_match(params.get("match"))
     if params.get("weight") is not None:
-        istio.validate_weight(params["weight"])
+        router.validate_weight(params["weight"])
     _get_target(cluster, params["namespace"], params["target"])
-    vs = _get_virtual_service(cluster, params["namespace"], _apex(params))
-    current = istio.read_state(vs.get("spec") or {}, target)
+    obj = router.read()
+    current = router.get_routes(obj)
     weight = params["weight"] if params.get("weight") is not None else current["weights"]["canary"]
-    istio.validate_weight(weight)
-    istio.validate_mirror(weight, params.get("mirror"), params.get("mirror_weight"))
+    router.validate_weight(weight)
+    router.validate_mirror(weight, params.get("mirror"), params.get("mirror_weight"))
     if params.get("fence") and weight > current["weights"]["canary"]:
         _refuse_increase_on_request(cluster, params, current["weights"]["canary"], weight)
-    _check_destinations(cluster, params["namespace"], target)
-    previous, result_vs = _route(module, cluster, vs, istio.weights_for(weight), match, params.get("mirror"),
-                                 params.get("mirror_weight"), changes, roles=())
-    state = istio.read_state(result_vs.get("spec") or {}, target)
+    router.check_destinations()
+    previous, result = router.write_routes(obj, router.weights_for(weight), match, params.get("mirror"), params.get("mirror_weight"),
+                                           changes, roles=())
+    state = router.get_routes(result)
     return _finish(module, changes, {
         "weights": state["weights"],
         "previous_weights": previous["weights"],
         "match": state["match"],
         "mirror": state["mirror"],
-        "virtual_service": strip_object(result_vs),
+        "virtual_service": strip_object(result),
     })
+
+
+def run_route_info(module):
+    """canary_route_info: the routing state as it is, read through the router (nothing is written)."""
+    params = module.params
+    options.validate_route_info(params)
+    router = get_router(module.cluster, params)
+    obj = router.read()
+    state = router.get_routes(obj)
+    return {
+        "changed": False,
+        "router": router.name,
+        "route_object": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "name": obj["metadata"]["name"]},
+        "weights": state["weights"],
+        "match": state["match"],
+        "mirror": state["mirror"],
+        "mirror_weight": state["mirror_weight"],
+        "destinations": router.describe_routes(state),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,7 +345,7 @@ def run_promote(module):
     cluster = module.cluster
     namespace = params["namespace"]
     changes = _Changes()
-    _route_target(params)
+    router = get_router(cluster, params)
     _validate_scale_down_delay(params)
     target = _get_target(cluster, namespace, params["target"])
     workload.app_label(target)
@@ -400,7 +355,7 @@ def run_promote(module):
                           % (namespace, primary_name(params["target"])), field="target")
     if params.get("route"):
         # Fail on a missing VirtualService or managed route before the primary is touched.
-        istio.read_state(_get_virtual_service(cluster, namespace, _apex(params)).get("spec") or {}, _route_target(params))
+        router.get_routes(router.read())
     tracked, renames = _tracked_configs(cluster, target, params.get("config_tracking", True))
     checksum = configs.config_checksum(tracked)
     current_hash = workload.target_hash(target, checksum)
@@ -413,8 +368,8 @@ def run_promote(module):
     _write_config_copies(cluster, tracked, changes)
     primary = cluster.write(primary, workload.promoted_deployment(primary, target, renames, checksum), changes)
     if not module.check_mode:
-        done, message, primary = cluster.wait_for(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
-                                                  workload.rollout_status, params["timeout"])
+        done, message, primary = cluster.wait_ready(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
+                                                    params["timeout"])
         if not done:
             summary = workload.status_summary(primary or {})
             conditions = "; ".join("%s=%s (%s: %s)" % (c.get("type"), c.get("status"), c.get("reason"), c.get("message"))
@@ -425,13 +380,12 @@ def run_promote(module):
     weights = None
     if params.get("route"):
         # Read again: the VirtualService may have changed while the primary rolled out.
-        vs = _get_virtual_service(cluster, namespace, _apex(params))
-        vs = _route(module, cluster, vs, istio.weights_for(0), None, False, None, changes, roles=("primary",))[1]
-        weights = istio.read_state(vs["spec"], _route_target(params))["weights"]
+        obj = router.write_routes(router.read(), router.weights_for(0), None, False, None, changes, roles=("primary",))[1]
+        weights = router.get_routes(obj)["weights"]
     scaled_down, drained, reconciled = False, 0.0, None
     if params.get("scale_down"):
         try:
-            scaled_down, drained, reconciled = _drain_and_scale_down(module, cluster, target, changes, read_status=params.get("route"))
+            scaled_down, drained, reconciled = _drain_and_scale_down(module, router, target, changes, read_status=params.get("route"))
         except (CanaryError, ClusterError) as exc:
             module.fail("the primary runs the promoted revision%s, but scaling the target down failed: %s; run "
                         "progressive.delivery.canary_promote again (it is idempotent) or scale the target to 0"
@@ -458,16 +412,16 @@ def run_rollback(module):
     options.validate_rollback(params)
     cluster = module.cluster
     changes = _Changes()
-    _route_target(params)
+    router = get_router(cluster, params)
     _validate_scale_down_delay(params)
     target = _get_target(cluster, params["namespace"], params["target"])
-    vs = _get_virtual_service(cluster, params["namespace"], _apex(params))
+    obj = router.read()
     # The route first, always: whatever happens to the scale-down, the primary takes the traffic.
-    previous, vs = _route(module, cluster, vs, istio.weights_for(0), None, False, None, changes, roles=("primary",))
-    weights = istio.read_state(vs["spec"], _route_target(params))["weights"]
+    previous, obj = router.write_routes(obj, router.weights_for(0), None, False, None, changes, roles=("primary",))
+    weights = router.get_routes(obj)["weights"]
     annotations = {ROLLBACK_REASON_ANNOTATION: params["reason"]} if params.get("reason") else None
     try:
-        scaled_down, drained, reconciled = _drain_and_scale_down(module, cluster, target, changes, annotations=annotations)
+        scaled_down, drained, reconciled = _drain_and_scale_down(module, router, target, changes, annotations=annotations)
     except (CanaryError, ClusterError) as exc:
         module.fail("the traffic is on the primary (weights %d/%d), but scaling the target down failed: %s; run "
                     "progressive.delivery.canary_rollback again (it is idempotent) or scale the target to 0"
@@ -482,3 +436,23 @@ def run_rollback(module):
         "drained_seconds": drained,
         "route_reconciled": reconciled,
     })
+
+
+# ---------------------------------------------------------------------------------------------
+# canary_wait
+
+
+def run_wait(module):
+    """canary_wait: wait an interval (or until the canary is ready), ended early by a request, a revision or a lost lock."""
+    params = module.params
+    cluster = module.cluster
+    hold, heartbeat = None, None
+    if params["fence"]:
+        hold = module.hold_lock
+        heartbeat = int(hold()["spec"]["leaseDurationSeconds"]) / 3.0
+    result = watch.watch(cluster, params["target"], params["namespace"], 0 if module.check_mode else params["seconds"],
+                         until=params["until"], analysed_hash=params["revision"], config_tracking=params["config_tracking"],
+                         poll=max(params["poll"], 0.05), hold=hold, heartbeat=heartbeat,
+                         on_abort=(lambda: route_to_primary(module)) if params["on_abort"] == "route_to_primary" else None)
+    result["changed"] = False
+    return result

@@ -14,9 +14,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils._errors impor
 PRIMARY_SUFFIX = "-primary"
 CANARY_SUFFIX = "-canary"
 MATCH_ROUTE_SUFFIX = "-canary-match"
+STATUS_SUFFIX = "-canary-status"
+LOCK_SUFFIX = "-canary-lock"
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "progressive.delivery"
+TARGET_LABEL = "progressive.delivery/target"
 
 ROLLBACK_REASON_ANNOTATION = "progressive.delivery/rollback-reason"
 # apimachinery's TotalAnnotationSizeLimitB: the keys and values of all annotations of an object together.
@@ -33,6 +36,21 @@ def canary_name(name):
     return name + CANARY_SUFFIX
 
 
+def status_name(target):
+    """``<target>-canary-status``: the ConfigMap holding the rollout's status."""
+    return target + STATUS_SUFFIX
+
+
+def lock_name(target):
+    """``<target>-canary-lock``: the Lease that is the rollout's lock."""
+    return target + LOCK_SUFFIX
+
+
+def apex_name(params):
+    """The apex Service / VirtualService: ``service_name``, defaulting to the target's name."""
+    return params.get("service_name") or params["target"]
+
+
 def match_route_name(route_name):
     """The A/B route placed ahead of the weighted route ``route_name``."""
     return route_name + MATCH_ROUTE_SUFFIX
@@ -42,6 +60,13 @@ def managed_labels(labels=None):
     """``labels`` plus the label that marks an object as created by this collection."""
     result = dict(labels or {})
     result[MANAGED_BY_LABEL] = MANAGER
+    return result
+
+
+def target_labels(target, labels=None):
+    """``managed_labels`` plus the label naming the target an object belongs to (status, lock)."""
+    result = managed_labels(labels)
+    result[TARGET_LABEL] = target
     return result
 
 

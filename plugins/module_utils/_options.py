@@ -7,7 +7,7 @@ One function per module (init, route, promote, rollback), plain Python on the mo
 bad value fails at once with the option's name and the fix, in check mode and for real alike. What
 depends on the cluster (the target's labels, existing objects) is checked by the operations once
 read; what only the cluster can judge (fields this collection does not know, admission policies) is
-judged by the API server in the dry run every write gets first (see ``_k8s.Cluster``).
+judged by the API server in the dry run every write gets first (see ``k8s.Cluster``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +22,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils._names import
     ROLLBACK_REASON_ANNOTATION,
     check_name,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import router_class
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import services
 
 
@@ -46,9 +46,7 @@ def _common(params, apex_rule="subdomain"):
 
 def _routing(params):
     """mode, destination_host, primary_subset, canary_subset, route_name (the routing doc fragment)."""
-    istio.route_target(params.get("service_name") or params["target"], mode=params.get("mode") or "host",
-                       host=params.get("destination_host"), primary_subset=params.get("primary_subset") or "primary",
-                       canary_subset=params.get("canary_subset") or "canary", route_name=params.get("route_name"))
+    router_class(params.get("router")).validate_options(dict(params, namespace=None))
 
 
 def validate_init(params):
@@ -59,14 +57,7 @@ def validate_init(params):
         services.service_port(params["port"], params.get("port_name") or "http", params.get("target_port"))
     services.validate_port_name(params.get("port_name") or "http")
     services.validate_target_port(params.get("target_port"))
-    istio.validate_hosts(params.get("hosts"))
-    istio.validate_gateways(params.get("gateways"))
-    istio.validate_http_retry(params.get("retries"))
-    if params.get("timeout") is not None:
-        istio.validate_duration(params["timeout"], "timeout")
-    istio.validate_cors_policy(params.get("cors_policy"))
-    istio.validate_headers(params.get("headers"))
-    istio.validate_traffic_policy(params.get("traffic_policy"))
+    router_class(params.get("router")).validate_init_options(params)
     if params.get("hpa") is not None:
         check_name(params["hpa"], "hpa", "subdomain", suffixes=(PRIMARY_SUFFIX,))
     _seconds(params, "wait_timeout")
@@ -76,11 +67,18 @@ def validate_route(params):
     """Every option of canary_route (the mirror/weight combination needs the current weight: run_route checks it)."""
     _common(params)
     _routing(params)
+    router = router_class(params.get("router"))
     if params.get("weight") is not None:
-        istio.validate_weight(params["weight"])
+        router.validate_weight(params["weight"])
     if params.get("mirror_weight") is not None:
-        istio.validate_weight(params["mirror_weight"], field="mirror_weight")
-    istio.normalise_match(params.get("match"))
+        router.validate_weight(params["mirror_weight"], field="mirror_weight")
+    router.normalise_match(params.get("match"))
+
+
+def validate_route_info(params):
+    """Every option of canary_route_info (the routing options only: nothing is written)."""
+    _common(params)
+    _routing(params)
 
 
 def validate_promote(params):

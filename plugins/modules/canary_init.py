@@ -59,6 +59,13 @@ options:
       - Service names must be DNS-1035 labels (lowercase letters, digits and C(-), starting with a letter), and with the suffixes
         C(-primary) and C(-canary) at most 63 characters, so the apex may have at most 55.
     type: str
+  router:
+    description:
+      - The traffic router (the mesh) whose objects are created. V(istio) creates the DestinationRules
+        C(<apex>-primary) and C(<apex>-canary) and the VirtualService C(<apex>).
+    type: str
+    choices: [istio]
+    default: istio
   port:
     description: Port of the Services. Defaults to the first C(containerPort) of the target's pod template.
     type: int
@@ -197,11 +204,13 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_init
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import router_argument_spec
 
 
 def argument_spec():
     spec = common_argument_spec()
+    spec.update(router_argument_spec())
     spec.update(
         port=dict(type="int"),
         port_name=dict(type="str", default="http"),

@@ -160,32 +160,13 @@ diff:
   type: dict
 """
 
-import copy
-import datetime
-import traceback
-
-from ansible_collections.progressive.delivery.plugins.module_utils.state import lock as lk
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-    from ansible_collections.progressive.delivery.plugins.module_utils._k8s import ClusterError, connect
-    from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import Conflict, ObjectAccess, api_message
-
-    HAS_DEPS = True
-    IMPORT_ERROR = None
-except ImportError:
-    HAS_DEPS = False
-    IMPORT_ERROR = traceback.format_exc()
-    AUTH_ARG_SPEC = {}
+from ansible_collections.progressive.delivery.plugins.module_utils._state import run_lock
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, target_argument_spec
 
 
 def argspec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec = target_argument_spec(service_name=False, fence=False)
     spec.update(
-        target=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
         holder=dict(type="str", required=True),
         ttl=dict(type="int", default=120),
         state=dict(type="str", choices=["acquired", "renewed", "released"], default="acquired"),
@@ -195,67 +176,8 @@ def argspec():
     return spec
 
 
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _decide(params, existing, now):
-    target, namespace = params["target"], params["namespace"]
-    if params["state"] == "released":
-        return lk.release(target, namespace, existing, params["holder"], now, force=params["force"], lease_token=params["token"])
-    if params["state"] == "renewed":
-        return lk.renew(target, namespace, existing, params["holder"], params["token"], params["ttl"], now)
-    return lk.acquire(target, namespace, existing, params["holder"], params["ttl"], now, force=params["force"])
-
-
-def run(module, client):
-    params = module.params
-    name = lk.lease_name(params["target"])
-    leases = ObjectAccess(client, lk.API_VERSION, lk.KIND)
-    existing = leases.get(params["namespace"], name)
-    previous_holder = ((existing or {}).get("spec") or {}).get("holderIdentity") or None
-    action, lease = _decide(params, existing, _now())
-    if action != lk.NONE and not module.check_mode:
-        try:
-            lease = leases.create(lease) if existing is None else leases.replace(lease)
-        except Conflict:
-            # Somebody wrote the lease between our read and our write: decide again on what they wrote.
-            existing = leases.get(params["namespace"], name)
-            previous_holder = ((existing or {}).get("spec") or {}).get("holderIdentity") or None
-            action, lease = _decide(params, existing, _now())
-            if action != lk.NONE:
-                lease = leases.create(lease) if existing is None else leases.replace(lease)
-    result = {
-        "changed": action != lk.NONE,
-        "action": action,
-        "previous_holder": previous_holder,
-        "lease": dict(lk.summary(lease, _now()), name=name),
-    }
-    if module._diff and action != lk.NONE:
-        result["diff"] = {"before": (existing or {}).get("spec") or {}, "after": (lease or {}).get("spec") or {}}
-    return result
-
-
 def main():
-    module = AnsibleK8SModule(argument_spec=argspec(), supports_check_mode=True, required_if=[("state", "renewed", ["token"])])
-    if not HAS_DEPS:
-        module.fail_json(msg="progressive.delivery.canary_lock needs kubernetes.core and its module_utils", exception=IMPORT_ERROR)
-    try:
-        client = connect(module)
-        module.exit_json(**run(module, client))
-    except lk.LockHeld as exc:
-        module.fail_json(msg=str(exc), holder=exc.holder)
-    except lk.LockLost as exc:
-        module.fail_json(msg=str(exc), holder=exc.holder, lock_lost=True)
-    except (lk.LockError, Conflict) as exc:
-        module.fail_json(msg=str(exc))
-    except ClusterError as exc:
-        module.fail_json(msg=str(exc))
-    except CoreException as exc:
-        module.fail_from_exception(exc)
-    except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg="canary_lock %s.%s: %s" % (module.params["target"], module.params["namespace"], api_message(exc)),
-                         exception=traceback.format_exc())
+    CanaryModule(argspec(), rehearse=False, name="canary_lock", required_if=[("state", "renewed", ["token"])]).run(run_lock)
 
 
 if __name__ == "__main__":

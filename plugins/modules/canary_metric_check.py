@@ -39,7 +39,7 @@ options:
     description:
       - The metrics provider whose builtin templates the metric names refer to.
     type: str
-    choices: [istio, envoy]
+    choices: [envoy, istio]
     default: istio
   target:
     description:
@@ -313,7 +313,7 @@ import copy
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, providers
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import (
     CONNECTION_ARGUMENT_SPEC, PrometheusClient, PrometheusError)
 
@@ -321,7 +321,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prom
 def argspec():
     return dict(
         prometheus=dict(type="dict", default={}, options=copy.deepcopy(CONNECTION_ARGUMENT_SPEC)),
-        provider=dict(type="str", choices=["istio", "envoy"], default="istio"),
+        provider=dict(type="str", choices=providers.provider_names(), default="istio"),
         target=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         service=dict(type="str"),

@@ -142,11 +142,8 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import SCALE_DOWN_DELAY, run_rollback
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import (
-    CanaryModule,
-    common_argument_spec,
-    routing_argument_spec,
-)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 
 
 def argument_spec():

@@ -87,7 +87,7 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_scale
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
 
 
 def argument_spec():

@@ -211,37 +211,13 @@ diff:
   type: dict
 """
 
-import copy
-import datetime
-import time
-import traceback
-
-from ansible_collections.progressive.delivery.plugins.module_utils.state import lock as lk
-from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-    from ansible_collections.progressive.delivery.plugins.module_utils._k8s import ClusterError, connect
-    from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import Conflict, ObjectAccess, api_message, hold_lock
-    from ansible_collections.progressive.delivery.plugins.module_utils.workload import revision
-
-    HAS_DEPS = True
-    IMPORT_ERROR = None
-except ImportError:
-    HAS_DEPS = False
-    IMPORT_ERROR = traceback.format_exc()
-    AUTH_ARG_SPEC = {}
-
-WRITE_ATTEMPTS = 3
+from ansible_collections.progressive.delivery.plugins.module_utils._state import run_state
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, target_argument_spec
 
 
 def argspec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec = target_argument_spec(service_name=False)
     spec.update(
-        target=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
         status=dict(type="dict"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         detect_revision=dict(type="bool", default=False),
@@ -252,149 +228,11 @@ def argspec():
             reason=dict(type="str", default="Synced"),
         )),
     )
-    spec.update(copy.deepcopy(lk.FENCE_ARG_SPEC))
     return spec
 
 
-def _reader(client):
-    def read(api_version, kind, namespace, name):
-        return ObjectAccess(client, api_version, kind).get(namespace, name)
-    return read
-
-
-def record_events(module, client, events):
-    """Create one Event per entry on the target Deployment; returns their names."""
-    params = module.params
-    if not events or module.check_mode:
-        return []
-    target = ObjectAccess(client, "apps/v1", "Deployment").get(params["namespace"], params["target"])
-    involved = {"apiVersion": "apps/v1", "kind": "Deployment", "name": params["target"], "namespace": params["namespace"]}
-    if target is not None:
-        involved["uid"] = target["metadata"].get("uid")
-        involved["resourceVersion"] = target["metadata"].get("resourceVersion")
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    access = ObjectAccess(client, "v1", "Event")
-    names = []
-    for index, event in enumerate(events):
-        name = "%s.%x" % (params["target"], time.time_ns() + index)
-        access.create({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": name, "namespace": params["namespace"], "labels": {st.MANAGED_BY_LABEL: st.MANAGED_BY}},
-            "involvedObject": {k: v for k, v in involved.items() if v is not None},
-            "reason": event["reason"],
-            "message": event["text"],
-            "type": event["type"],
-            "count": 1,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "source": {"component": "progressive.delivery"},
-            "reportingComponent": "progressive.delivery/rollout",
-        })
-        names.append(name)
-    return names
-
-
-def run(module, client):
-    params = module.params
-    target, namespace = params["target"], params["namespace"]
-    name = st.status_name(target)
-    configmaps = ObjectAccess(client, "v1", "ConfigMap")
-    result = {"changed": False, "configmap": name, "events": []}
-
-    existing = configmaps.get(namespace, name)
-    previous = st.decode(existing)
-    result["previous_status"] = previous
-
-    if params["detect_revision"]:
-        hash_now, promoted, _deployment = revision.current(_reader(client), target, namespace, params["config_tracking"])
-        result["revision"] = {
-            "hash": hash_now,
-            "promoted_hash": promoted,
-            "target_exists": hash_now is not None,
-            "decision": st.revision_decision(previous, hash_now) if hash_now is not None else None,
-        }
-
-    if params["fence"] and (params["status"] is not None or params["events"] or params["state"] == "absent"):
-        hold_lock(client, target, namespace, params["fence"], check_mode=module.check_mode)
-
-    if params["state"] == "absent":
-        result["status"] = {}
-        result["exists"] = False
-        if existing is not None:
-            result["changed"] = True
-            if not module.check_mode:
-                configmaps.delete(namespace, name)
-            if module._diff:
-                result["diff"] = {"before": previous, "after": {}}
-        return result
-
-    result.update(write_status(module, configmaps, existing, previous))
-    result["events"] = record_events(module, client, params["events"])
-    if params["events"] and not module.check_mode:
-        result["changed"] = True
-    return result
-
-
-def write_status(module, configmaps, existing, previous):
-    params = module.params
-    target, namespace = params["target"], params["namespace"]
-    name = st.status_name(target)
-    result = {"changed": False}
-    patch = params["status"]
-    updated = st.apply_update(previous, patch)
-    result["status"] = updated
-    result["exists"] = existing is not None
-    if patch is None or (updated == previous and existing is not None):
-        return result
-
-    result["changed"] = True
-    result["exists"] = True
-    if module._diff:
-        result["diff"] = {"before": previous, "after": updated}
-    if module.check_mode:
-        return result
-
-    for attempt in range(WRITE_ATTEMPTS):
-        try:
-            if existing is None:
-                configmaps.create(st.build_configmap(target, namespace, updated))
-            else:
-                configmaps.replace(st.build_configmap(target, namespace, updated, existing))
-            break
-        except Conflict as exc:
-            if attempt == WRITE_ATTEMPTS - 1:
-                raise Conflict("ConfigMap %s/%s kept changing under us (%s); run the task again" % (namespace, name, exc))
-            existing = configmaps.get(namespace, name)
-            current = st.decode(existing)
-            updated = st.apply_update(current, patch)
-            result["status"] = updated
-            if existing is not None and updated == current:
-                result["changed"] = False
-                break
-    return result
-
-
 def main():
-    module = AnsibleK8SModule(argument_spec=argspec(), supports_check_mode=True)
-    if not HAS_DEPS:
-        module.fail_json(msg="progressive.delivery.canary_state needs kubernetes.core and its module_utils", exception=IMPORT_ERROR)
-    try:
-        client = connect(module)
-        module.exit_json(**run(module, client))
-    except st.StatusError as exc:
-        module.fail_json(msg=str(exc))
-    except lk.LockLost as exc:
-        module.fail_json(msg=str(exc), holder=exc.holder, lock_lost=True)
-    except Conflict as exc:
-        module.fail_json(msg=str(exc))
-    except ClusterError as exc:
-        module.fail_json(msg=str(exc))
-    except CoreException as exc:
-        module.fail_from_exception(exc)
-    except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg="canary_state %s.%s: %s" % (module.params["target"], module.params["namespace"], api_message(exc)),
-                         exception=traceback.format_exc())
+    CanaryModule(argspec(), rehearse=False, name="canary_state").run(run_state)
 
 
 if __name__ == "__main__":

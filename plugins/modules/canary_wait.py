@@ -152,12 +152,10 @@ lock_lost:
   type: bool
 """
 
-import functools
-
-from ansible_collections.progressive.delivery.plugins.module_utils._canary import route_to_primary
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import CanaryModule, common_argument_spec, routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_wait
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
-from ansible_collections.progressive.delivery.plugins.module_utils.state._cluster import hold_lock
 
 
 def argument_spec():
@@ -172,22 +170,6 @@ def argument_spec():
         poll=dict(type="float", default=0.5),
     )
     return spec
-
-
-def run_wait(module):
-    params = module.params
-    cluster = module.cluster
-    hold, heartbeat = None, None
-    if params["fence"]:
-        hold = functools.partial(hold_lock, cluster.client, params["target"], params["namespace"], params["fence"],
-                                 check_mode=module.check_mode)
-        heartbeat = int(hold()["spec"]["leaseDurationSeconds"]) / 3.0
-    result = watch.watch(cluster, params["target"], params["namespace"], 0 if module.check_mode else params["seconds"],
-                         until=params["until"], analysed_hash=params["revision"], config_tracking=params["config_tracking"],
-                         poll=max(params["poll"], 0.05), hold=hold, heartbeat=heartbeat,
-                         on_abort=(lambda: route_to_primary(module)) if params["on_abort"] == "route_to_primary" else None)
-    result["changed"] = False
-    return result
 
 
 def main():

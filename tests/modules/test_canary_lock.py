@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import ObjectAccess
 from ansible_collections.progressive.delivery.plugins.modules import canary_lock
 
 from tests.modules.cluster.harness import ensure_namespace, run_module
@@ -82,7 +83,7 @@ def test_force_takes_a_live_lease(cluster, ns, check=False, diff=False):
 
 
 def test_race_for_a_free_lease_has_one_winner(cluster, ns, monkeypatch):
-    real_get = canary_lock.ObjectAccess.get
+    real_get = ObjectAccess.get
     state = {"first": True}
 
     def get_then_interfere(self, namespace, name):
@@ -99,7 +100,7 @@ def test_race_for_a_free_lease_has_one_winner(cluster, ns, monkeypatch):
             })
         return obj
 
-    monkeypatch.setattr(canary_lock.ObjectAccess, "get", get_then_interfere)
+    monkeypatch.setattr(ObjectAccess, "get", get_then_interfere)
     result = run_module(canary_lock, lock(cluster, ns, "bob@ctl:2"), check=False, diff=False)
     assert result["failed"] is True and "locked by carol@ctl:3" in result["msg"]
     assert lease(cluster, ns)["spec"]["holderIdentity"] == "carol@ctl:3"

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import ObjectAccess
 from ansible_collections.progressive.delivery.plugins.modules import canary_state
 
 from tests.modules.cluster.harness import ensure_namespace, run_module
@@ -89,7 +90,7 @@ def test_bad_field_fails_and_writes_nothing(cluster, ns, check=False, diff=False
 
 def test_stale_write_is_merged_again(cluster, ns, monkeypatch):
     run_module(canary_state, base(cluster, ns, status={"phase": "Progressing", "canary_weight": 10}), check=False, diff=False)
-    real_get = canary_state.ObjectAccess.get
+    real_get = ObjectAccess.get
     calls = {"n": 0}
 
     def get_then_interfere(self, namespace, name):
@@ -102,7 +103,7 @@ def test_stale_write_is_merged_again(cluster, ns, monkeypatch):
             cluster.store.update(other)
         return obj
 
-    monkeypatch.setattr(canary_state.ObjectAccess, "get", get_then_interfere)
+    monkeypatch.setattr(ObjectAccess, "get", get_then_interfere)
     result = run_module(canary_state, base(cluster, ns, status={"failed_checks": 1}), check=False, diff=False)
     assert result["changed"] is True
     assert stored(cluster, ns) == {"phase": "Progressing", "canary_weight": 10, "requested": "abort", "failed_checks": 1}

@@ -94,26 +94,6 @@ def analysis_steps(strategy="canary", max_weight=None, step_weight=None, step_we
     return [{"weight": weight} for weight in canary_weights(max_weight, step_weight, step_weights)]
 
 
-def step_index(steps, canary_weight):
-    """Index of the step whose weight is ``canary_weight`` (a resumed run), or -1 before the first."""
-    for index, step in enumerate(steps):
-        if step["weight"] == canary_weight:
-            return index
-    if canary_weight == 0:
-        return -1
-    raise ScheduleError(
-        "canary weight %r is not a step of the schedule %s: the analysis settings changed during a rollout; "
-        "abort it (playbook progressive.delivery.abort) and start again" % (canary_weight, [s["weight"] for s in steps])
-    )
-
-
-def max_iterations(steps, threshold, failed_checks=0):
-    """Upper bound of analysis iterations: every step once plus every failed check still allowed."""
-    if not _is_int(threshold) or threshold < 1:
-        raise ScheduleError("threshold must be an integer of at least 1, got %r" % (threshold,))
-    return len(steps) + max(threshold - failed_checks, 0) + 1
-
-
 _DURATION_UNITS = (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400))
 
 

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Istio routing: DestinationRules, the apex VirtualService and the edits of its managed routes.
 
-Plain Python on dicts shaped like the Kubernetes objects; nothing here talks to a cluster.
+Plain Python on dicts shaped like the Kubernetes objects; ``IstioRouter`` at the end puts them behind
+the Router interface and reads and writes through the Cluster it is given.
 Two ways to address primary and canary are supported:
 
 * host level (Flagger's model): destinations ``<apex>-primary`` and ``<apex>-canary`` (Services);
@@ -24,12 +25,17 @@ import re
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils._names import (
+    apex_name,
     canary_name,
     check_name,
+    is_managed,
     managed_labels,
     match_route_name,
     primary_name,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s._objects import overlay
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio_status
+from ansible_collections.progressive.delivery.plugins.module_utils.routing._router import Router
 
 API_VERSION = "networking.istio.io/v1beta1"
 VIRTUAL_SERVICE = "VirtualService"
@@ -618,8 +624,7 @@ def _set_routing(spec, target, weights, ab_conditions, mirror, mirror_weight):
     return result
 
 
-def weights_for(canary_weight):
-    return {"primary": 100 - canary_weight, "canary": canary_weight}
+weights_for = Router.weights_for
 
 
 def carry_routing_state(existing_spec, desired_spec, target):
@@ -928,3 +933,122 @@ def check_subsets(destination_rules, target, namespace, roles=("primary", "canar
                               % (rules[0]["metadata"]["name"], host, destination["subset"], role,
                                  ", ".join(sorted(name for name in defined if name)) or "(none defined)"),
                               field="%s_subset" % role)
+
+
+# ---------------------------------------------------------------------------------------------
+# The router: the functions above behind the Router interface
+
+
+class IstioRouter(Router):
+    """Istio: the apex VirtualService (host or subset mode) and the DestinationRules of the destinations."""
+
+    name = "istio"
+
+    def __init__(self, cluster, params):
+        super(IstioRouter, self).__init__(cluster, params)
+        self.target = self.route_target_of(params)
+        self._init = None
+
+    @staticmethod
+    def route_target_of(params):
+        return route_target(apex_name(params), mode=params.get("mode") or "host", host=params.get("destination_host"),
+                            primary_subset=params.get("primary_subset") or "primary",
+                            canary_subset=params.get("canary_subset") or "canary", route_name=params.get("route_name"),
+                            namespace=params.get("namespace"))
+
+    @classmethod
+    def validate_options(cls, params):
+        cls.route_target_of(params)
+
+    @classmethod
+    def validate_init_options(cls, params):
+        validate_hosts(params.get("hosts"))
+        validate_gateways(params.get("gateways"))
+        validate_http_retry(params.get("retries"))
+        if params.get("timeout") is not None:
+            validate_duration(params["timeout"], "timeout")
+        validate_cors_policy(params.get("cors_policy"))
+        validate_headers(params.get("headers"))
+        validate_traffic_policy(params.get("traffic_policy"))
+
+    # canary_init: read and validate first (prepare_init), write last (owned_objects)
+
+    def prepare_init(self):
+        """Read the VirtualService and decide what it becomes; CanaryError when it is not ours to take."""
+        params = self.params
+        desired = build_virtual_service(self.namespace, self.apex, hosts=params.get("hosts"), gateways=params.get("gateways"),
+                                        retries=params.get("retries"), timeout=params.get("timeout"),
+                                        cors_policy=params.get("cors_policy"), headers=params.get("headers"))
+        existing = self.get()
+        if existing is not None and not is_managed(existing):
+            if not params.get("adopt"):
+                raise CanaryError("VirtualService %s/%s already exists and was not created by progressive.delivery; set adopt=true to take "
+                                  "it over (its spec is saved in the annotation %s so it can be restored) or choose another service_name"
+                                  % (self.namespace, self.apex, ORIGINAL_SPEC_ANNOTATION), field="adopt")
+            desired = adopt_virtual_service(existing, desired)
+        elif existing is not None:
+            desired["spec"] = carry_routing_state(existing.get("spec") or {}, desired["spec"], route_target(self.apex, namespace=self.namespace))
+        self._init = (existing, desired)
+
+    def owned_objects(self):
+        if self._init is None:
+            self.prepare_init()
+        objects = []
+        init_target = route_target(self.apex, namespace=self.namespace)
+        for name in (init_target.primary["host"], init_target.canary["host"]):
+            desired = build_destination_rule(self.namespace, name, self.params.get("traffic_policy"))
+            existing = self.cluster.get(API_VERSION, DESTINATION_RULE, self.namespace, name)
+            objects.append((existing, desired if existing is None else overlay(existing, desired, replace=("spec",))))
+        existing_vs, desired_vs = self._init
+        objects.append((existing_vs, desired_vs if existing_vs is None else overlay(existing_vs, desired_vs, replace=("spec",))))
+        return objects
+
+    # the route object
+
+    def get(self):
+        return self.cluster.get(API_VERSION, VIRTUAL_SERVICE, self.namespace, self.apex)
+
+    def read(self):
+        vs = self.get()
+        if vs is None:
+            raise CanaryError("VirtualService %s/%s not found; run progressive.delivery.canary_init first, or set service_name to "
+                              "the name of the VirtualService" % (self.namespace, self.apex), field="service_name")
+        return vs
+
+    def get_routes(self, obj):
+        return read_state(obj.get("spec") or {}, self.target)
+
+    def set_routes(self, obj, weights, match=None, mirror=False, mirror_weight=None):
+        new_obj = copy.deepcopy(obj)
+        new_obj["spec"] = set_routing(obj.get("spec") or {}, self.target, weights, match=match, mirror=mirror, mirror_weight=mirror_weight)
+        return new_obj
+
+    def check_destinations(self, roles=("primary", "canary")):
+        if self.target.mode == "host":
+            for role in roles:
+                name = getattr(self.target, role)["host"]
+                if self.cluster.get("v1", "Service", self.namespace, name) is None:
+                    raise CanaryError("Service %s/%s (the %s destination) not found; run progressive.delivery.canary_init or fix "
+                                      "service_name" % (self.namespace, name, role), field="service_name")
+        else:
+            check_subsets(self.cluster.list(API_VERSION, DESTINATION_RULE, self.namespace), self.target, self.namespace, roles=roles)
+
+    def distribution(self, obj, generation):
+        return istio_status.distribution(obj, generation)
+
+    def restore(self, obj):
+        spec = original_spec(obj)
+        if spec is None:
+            return None
+        restored = copy.deepcopy(obj)
+        restored["spec"] = spec
+        return restored
+
+    def describe_routes(self, state):
+        """The destinations with their weights, as the role's status shows them."""
+        return [{"destination": describe_destination(getattr(self.target, role)), "role": role, "weight": state["weights"][role]}
+                for role in ("primary", "canary")]
+
+    normalise_match = staticmethod(normalise_match)
+    validate_weight = staticmethod(validate_weight)
+    validate_mirror = staticmethod(validate_mirror)

@@ -25,11 +25,10 @@ __metaclass__ = type
 import copy
 import datetime
 
+from ansible_collections.progressive.delivery.plugins.module_utils._names import lock_name, target_labels
+
 API_VERSION = "coordination.k8s.io/v1"
 KIND = "Lease"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "progressive.delivery"
-TARGET_LABEL = "progressive.delivery/target"
 
 # The option by which a module writes under the lock (doc fragment progressive.delivery.fence).
 FENCE_ARG_SPEC = dict(
@@ -68,8 +67,7 @@ class LockHeld(Exception):
         self.holder = holder
 
 
-def lease_name(target):
-    return "%s-canary-lock" % target
+lease_name = lock_name
 
 
 def format_time(moment):
@@ -187,7 +185,7 @@ def acquire(target, namespace, existing, holder, ttl, now, force=False):
             "metadata": {
                 "name": lease_name(target),
                 "namespace": namespace,
-                "labels": {MANAGED_BY_LABEL: MANAGED_BY, TARGET_LABEL: target},
+                "labels": target_labels(target),
             },
             "spec": {
                 "holderIdentity": holder,

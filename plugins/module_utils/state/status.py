@@ -21,12 +21,11 @@ __metaclass__ = type
 
 import copy
 import datetime
+
+from ansible_collections.progressive.delivery.plugins.module_utils._names import status_name, target_labels
 import json
 
 STATUS_KEY = "status.json"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "progressive.delivery"
-TARGET_LABEL = "progressive.delivery/target"
 
 # Flagger's phases (same names, same meaning).
 PHASES = (
@@ -103,10 +102,6 @@ FIELDS = {
 
 class StatusError(ValueError):
     """A status update is invalid; the message names the field and what it must be."""
-
-
-def status_name(target):
-    return "%s-canary-status" % target
 
 
 def now_rfc3339(now=None):
@@ -190,7 +185,7 @@ def build_configmap(target, namespace, status, existing=None):
             "metadata": {
                 "name": status_name(target),
                 "namespace": namespace,
-                "labels": {MANAGED_BY_LABEL: MANAGED_BY, TARGET_LABEL: target},
+                "labels": target_labels(target),
             },
             "data": {},
         }

@@ -15,8 +15,8 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s._waiter import deployment_ready
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
-from ansible_collections.progressive.delivery.plugins.module_utils.workload import primary as workload
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import revision
 
 ELAPSED = "elapsed"
@@ -45,7 +45,7 @@ def canary_ready(deployment):
     """``(ready, message)``: the canary rolled out with at least one ready replica."""
     if deployment is None:
         return False, "the target Deployment does not exist"
-    done, message = workload.rollout_status(deployment)
+    done, message = deployment_ready(deployment)
     if done and not ((deployment.get("status") or {}).get("readyReplicas") or 0):
         return False, "Deployment %s has no ready replica" % deployment["metadata"]["name"]
     return done, message

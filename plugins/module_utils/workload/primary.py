@@ -176,31 +176,6 @@ def check_hpa_targets(hpa, target_name):
                           % (hpa["metadata"]["name"], ref.get("kind"), ref.get("name"), target_name), field="hpa")
 
 
-def rollout_status(deployment):
-    """``(done, message)`` for a Deployment rollout (the rules of ``kubectl rollout status``)."""
-    metadata = deployment.get("metadata") or {}
-    spec = deployment.get("spec") or {}
-    status = deployment.get("status") or {}
-    name = metadata.get("name")
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
-            return False, "Deployment %s exceeded its progress deadline: %s" % (name, condition.get("message", ""))
-    if (status.get("observedGeneration") or 0) < (metadata.get("generation") or 0):
-        return False, "waiting for Deployment %s spec update to be observed" % name
-    wanted = spec.get("replicas", 1)
-    updated = status.get("updatedReplicas") or 0
-    total = status.get("replicas") or 0
-    available = status.get("availableReplicas") or 0
-    ready = status.get("readyReplicas") or 0
-    if updated < wanted:
-        return False, "Deployment %s: %d of %d new replicas have been updated" % (name, updated, wanted)
-    if total > updated:
-        return False, "Deployment %s: %d old replicas are pending termination" % (name, total - updated)
-    if available < updated or ready < updated:
-        return False, "Deployment %s: %d of %d updated replicas are available" % (name, available, updated)
-    return True, "Deployment %s successfully rolled out" % name
-
-
 def status_summary(deployment):
     metadata = deployment.get("metadata") or {}
     status = deployment.get("status") or {}

@@ -3,7 +3,7 @@
 import base64
 import copy
 
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import strip_object
 from ansible_collections.progressive.delivery.plugins.modules import canary_init
 
 from tests.modules.cluster.harness import NAMESPACE, edit, podinfo_deployment, run_module, seed, snapshot, validate_object

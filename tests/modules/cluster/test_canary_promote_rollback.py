@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Cluster, ClusterError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Cluster, ClusterError
 from ansible_collections.progressive.delivery.plugins.modules import (
     canary_init,
     canary_promote,

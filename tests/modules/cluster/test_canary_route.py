@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import strip_object
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
 
 from tests.modules.cluster.harness import NAMESPACE, podinfo_deployment, run_module, seed, snapshot, validate_object

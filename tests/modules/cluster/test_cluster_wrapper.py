@@ -9,7 +9,7 @@ import sys
 import pytest
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, Cluster, ClusterError, overlay
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Changes, Cluster, ClusterError, overlay
 from ansible_collections.progressive.delivery.plugins.modules import canary_init
 
 from tests.modules.cluster.harness import NAMESPACE, podinfo_deployment, run_module, seed

@@ -253,7 +253,7 @@ def test_a_dry_run_can_update_what_it_created_and_stores_neither(lab):
     """An operation that creates an object and then changes it in the same run rehearses both."""
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 
-    from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, Cluster, ClusterError, overlay
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Changes, Cluster, ClusterError, overlay
     from tests.modules.cluster.harness import _forget_client_state
 
     seed(lab.store)

@@ -1,6 +1,6 @@
 """The pure helpers of the module wrapper: merge patches, overlays, change records."""
 
-from ansible_collections.progressive.delivery.plugins.module_utils._k8s import Changes, merge_patch, overlay, patches_overlap, strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Changes, merge_patch, overlay, patches_overlap, strip_object
 
 
 def apply_merge_patch(target, patch):

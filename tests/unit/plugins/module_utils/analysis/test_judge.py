@@ -119,3 +119,13 @@ def test_resume_on_a_changed_schedule_never_gives_the_canary_more_traffic():
     assert start["events"][0]["type"] == "Warning" and "changed since the interrupted run" in start["events"][0]["text"]
     below_all = judge.start(status, "resume", [{"weight": 40}, {"weight": 80}], 2, CANARY)
     assert (below_all["state"]["step"], below_all["state"]["weight"]) == (-1, 0)
+
+
+def test_max_iterations_bounds_the_loop():
+    # moved from test_schedule.py with schedule.max_iterations, which the judge replaced
+    steps = [{"weight": w} for w in (10, 20, 30, 40, 50)]
+    assert judge.max_iterations(steps, 5) == 11
+    assert judge.max_iterations(steps, 2, failed_checks=1) == 7
+    assert judge.max_iterations(steps, 1, failed_checks=3) == 6
+    with pytest.raises(judge.JudgeError, match="threshold must be an integer >= 1"):
+        judge.max_iterations(steps, 0)

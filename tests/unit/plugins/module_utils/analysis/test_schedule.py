@@ -66,25 +66,11 @@ def test_promotion_rejects_bad_input():
         s.promotion_weights(120)
 
 
-def test_steps_and_resume_position():
+def test_steps_and_strategies():
     steps = s.analysis_steps(max_weight=50, step_weight=25)
     assert steps == [{"weight": 25}, {"weight": 50}]
-    assert s.step_index(steps, 0) == -1
-    assert s.step_index(steps, 25) == 0
-    assert s.step_index(steps, 50) == 1
-    with pytest.raises(s.ScheduleError, match="not a step of the schedule"):
-        s.step_index(steps, 30)
     with pytest.raises(s.ScheduleError, match="strategy must be one of canary"):
         s.analysis_steps(strategy="bluegreen", step_weight=10)
-
-
-def test_max_iterations_bounds_the_loop():
-    steps = s.analysis_steps(max_weight=50, step_weight=10)
-    assert s.max_iterations(steps, 5) == 11
-    assert s.max_iterations(steps, 2, failed_checks=1) == 7
-    assert s.max_iterations(steps, 1, failed_checks=3) == 6
-    with pytest.raises(s.ScheduleError, match="threshold must be an integer of at least 1"):
-        s.max_iterations(steps, 0)
 
 
 @pytest.mark.parametrize(

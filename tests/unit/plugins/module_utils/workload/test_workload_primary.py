@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import primary as wl
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s._waiter import deployment_ready
 
 
 def podinfo(label="app", replicas=2):
@@ -154,7 +155,7 @@ def deployment_status(generation=2, observed=2, replicas=2, updated=2, total=2, 
      False, "progress deadline: too slow"),
 ])
 def test_rollout_status(kwargs, done, words):
-    result, message = wl.rollout_status(deployment_status(**kwargs))
+    result, message = deployment_ready(deployment_status(**kwargs))
     assert result is done and words in message
 
 
