@@ -25,3 +25,30 @@ def _install_collection_finder():
 
 
 _install_collection_finder()
+
+
+# The lab every cluster suite shares (one per pytest session; a namespace per test) -------------------
+import pytest  # noqa: E402 - after the collection finder, which the imports below need
+
+
+@pytest.fixture(scope="session")
+def shared_lab(tmp_path_factory):
+    """``python -m tests.lab up`` once: the real control plane, istiod, the Envoys, Prometheus. ``.store``,
+    ``.kubeconfig``, ``.info``; stopped (``down``) when the session ends."""
+    from tests.mesh import running_lab
+
+    with running_lab(tmp_path_factory.mktemp("shared-lab")) as lab:
+        yield lab
+
+
+@pytest.fixture
+def namespace(shared_lab, request):
+    """A namespace of the shared lab for this test alone (named after it), deleted when it ends."""
+    from tests.cluster import Namespaces
+
+    namespaces = Namespaces(shared_lab.store)
+    name = namespaces.create(request.node.name.replace("test_", "", 1))
+    try:
+        yield name
+    finally:
+        namespaces.delete(name)

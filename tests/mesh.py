@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO / "tests" / "lab" / "manifests" / "podinfo"
 
 
-def cli(*args, timeout=90):
+def cli(*args, timeout=240):
     return subprocess.run([sys.executable, "-m", "tests.lab", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
                           check=False)
 
@@ -74,22 +74,19 @@ class Lab:
         return self.info["kubeconfig"]
 
     @property
-    def client(self):
+    def store(self):
+        """The lab's API server through ``tests.cluster.Store``."""
         if self._client is None:
-            from kubernetes import config, dynamic
-            self._client = dynamic.DynamicClient(config.new_client_from_config(self.kubeconfig))
+            from tests.cluster import Store
+            self._client = Store(self.kubeconfig)
         return self._client
 
     def resource(self, api_version, kind):
-        return self.client.resources.get(api_version=api_version, kind=kind)
+        return self.store.resource(api_version, kind)
 
     def read(self, api_version, kind, namespace, name):
         """The object as a dict, ``None`` when it does not exist."""
-        from kubernetes.dynamic.exceptions import NotFoundError
-        try:
-            return self.resource(api_version, kind).get(name=name, namespace=namespace).to_dict()
-        except NotFoundError:
-            return None
+        return self.store.get(api_version, kind, namespace, name)
 
     def apply(self, obj):
         """Create ``obj``, or replace it when it exists (keeping nothing of the old one but its version).

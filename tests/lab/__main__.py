@@ -204,7 +204,7 @@ def cmd_down(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab", description="The local lab: emulated Kubernetes API, Envoy, Prometheus, podinfo pods.")
+    parser = argparse.ArgumentParser(prog="python -m tests.lab", description="The local lab: upstream Kubernetes and istiod, Envoy, Prometheus, podinfo pods.")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("up", "start a lab in the background and wait until it is ready"),
                             ("status", "check every part of a running lab (exit 1 when unhealthy)"),
@@ -213,8 +213,8 @@ def main(argv=None) -> int:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--dir", required=True, help="lab directory: lab.json, kubeconfig, logs/")
         if name in ("up", "serve"):
-            sub.add_argument("--control-plane", choices=("emulated", "real"), default="emulated",
-                             help="emulated API server and controllers (default), or upstream Kubernetes + istiod (preview)")
+            sub.add_argument("--control-plane", choices=("emulated", "real"), default="real",
+                             help="upstream Kubernetes + istiod (default), or the emulated API server and controllers (being retired)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         if args.control_plane == "real":
