@@ -2,19 +2,19 @@
 timeouts, retries, secrets) and Flagger's own load tester (its gate and rollback API, its command runner)."""
 
 import contextlib
-import http.server
 import io
 import json
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_webhook
+
+from tests.modules.receiver import receiver  # noqa: F401 - a fixture
 
 TOKEN = "tok-9f8e7d6c5b4a"
 API_KEY = "key-0a1b2c3d4e5f"
@@ -27,46 +27,6 @@ def run(args, check=False):
         with pytest.raises(SystemExit):
             canary_webhook.main()
     return json.loads(stdout.getvalue())
-
-
-class Receiver:
-    """Answers POST /<status>[/<delay seconds>] with that status and records every request."""
-
-    def __init__(self):
-        self.requests = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the standard library's name
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
-                parts = self.path.strip("/").split("/")
-                if len(parts) > 1:
-                    time.sleep(float(parts[1]))
-                status = int(parts[0])
-                text = ("refused: the token %s is not allowed here" % self.headers.get("Authorization", "")).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 def test_payload_headers_and_status_rule(receiver):
