@@ -54,6 +54,8 @@ class Comparison(object):
 def build_comparison(params):
     """Validate the module's options (a dict shaped like its argument spec) into a Comparison."""
     provider = params.get("provider") or "istio"
+    if provider not in providers.provider_names():
+        raise compare.CompareConfigError("unknown metrics provider %r; choose one of: %s" % (provider, ", ".join(providers.provider_names())))
     target = params.get("target")
     try:
         step = check_duration(params.get("step"), "step")
