@@ -18,7 +18,7 @@ description:
     Prometheus range query per side), and tests whether the canary differs from the primary - a Mann-Whitney U test at
     O(confidence) (default 98%, as Kayenta) plus an effect-size bound - instead of checking fixed thresholds.
   - Each metric is classified C(Pass), C(High), C(Low) or C(NoData). O(metrics[].direction) says which deviation fails
-    it - V(increase) (latency, errors: a one-sided test for a higher canary), V(decrease) (success rate: a lower canary)
+    it - V(increase) (latency or errors, tested one-sided for a higher canary), V(decrease) (success rate, tested one-sided for a lower canary)
     or V(either) (two-sided). A significant deviation fails only when its effect size is beyond
     O(metrics[].effect_size); by default, as in Kayenta, any significant deviation fails.
   - The score is the weighted share of passing metrics (0-100); the verdict is C(Pass) when the score reaches
@@ -465,8 +465,8 @@ def argspec():
         confidence=dict(type="float", default=compare.DEFAULT_CONFIDENCE),
         min_samples=dict(type="int", default=compare.DEFAULT_MIN_SAMPLES),
         thresholds=dict(type="dict", default={}, options=dict(
-            # "pass" is a Python keyword but a fine option name.
-            **{"pass": dict(type="float", default=compare.DEFAULT_PASS_SCORE),
+            # "pass" is a Python keyword but a fine option name; it is a score, not a password.
+            **{"pass": dict(type="float", default=compare.DEFAULT_PASS_SCORE, no_log=False),
                "marginal": dict(type="float", default=compare.DEFAULT_MARGINAL_SCORE)})),
         on_no_data=dict(type="str", choices=list(compare.ON_NO_DATA_CHOICES), default="fail"),
         metrics=dict(type="list", elements="dict", required=True, options=dict(

@@ -371,8 +371,8 @@ def classify(spec, canary, primary):
     result.update(u=test.u, p_value=test.p_value, method=test.method, mean_ratio=ratio, hodges_lehmann_shift=shift)
     alpha = result["alpha"]
     result["significant"] = test.p_value < alpha
-    shown = "p = %s %s alpha %s (%s test, U = %s)" % (_fmt_p(test.p_value), "<" if result["significant"] else ">=", _fmt(alpha),
-                                                    test.alternative, _fmt(test.u))
+    relation = "<" if result["significant"] else ">="
+    shown = "p = %s %s alpha %s (%s test, U = %s)" % (_fmt_p(test.p_value), relation, _fmt(alpha), test.alternative, _fmt(test.u))
     if not result["significant"]:
         result["classification"] = CLASS_PASS
         result["reason"] = "no significant difference from the primary: %s" % shown

@@ -119,9 +119,9 @@ def build_metrics(provider, metrics, default_interval, confidence, min_samples):
             template_name = template_name or name
             if template_name not in builtins:
                 known = ", ".join(sorted(builtins)) or "none"
-                raise compare.CompareConfigError("%s (%s): %r is not a builtin %s comparison metric (builtins: %s); give %s.query with your "
-                                                 "own PromQL, where $target is the workload of each side" % (field, name, template_name,
-                                                                                                          provider, known, field))
+                raise compare.CompareConfigError(
+                    "%s (%s): %r is not a builtin %s comparison metric (builtins: %s); give %s.query with your own PromQL, where $target "
+                    "is the workload of each side" % (field, name, template_name, provider, known, field))
             builtin = builtins[template_name]
         direction = item.get("direction") or (builtin.direction if builtin else None) or "either"
         field = "%s (%s)" % (field, name)
@@ -197,8 +197,8 @@ def message(metric, item):
     """One line per metric: ``request duration: High (the canary is significantly higher ...)``."""
     shown = metric.title
     if item["classification"] != compare.CLASS_NODATA:
-        shown += " canary %s%s vs primary %s%s (medians)" % (_num(item["canary"]["median"]), metric.unit,
-                                                           _num(item["primary"]["median"]), metric.unit)
+        canary, primary = _num(item["canary"]["median"]), _num(item["primary"]["median"])
+        shown += " canary %s%s vs primary %s%s (medians)" % (canary, metric.unit, primary, metric.unit)
     return "%s: %s - %s" % (shown, item["classification"], item["reason"])
 
 

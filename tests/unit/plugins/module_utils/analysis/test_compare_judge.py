@@ -9,8 +9,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis impo
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.compare import CompareConfigError, MetricSpec, Thresholds
 
 RNG = random.Random(42)
-BASE = [RNG.gauss(100.0, 5.0) for _ in range(30)]
-SAME = [RNG.gauss(100.0, 5.0) for _ in range(30)]
+BASE = [RNG.gauss(100.0, 5.0) for _draw in range(30)]
+SAME = [RNG.gauss(100.0, 5.0) for _draw in range(30)]
 HIGHER = [v + 30.0 for v in SAME]
 LOWER = [v - 30.0 for v in SAME]
 
@@ -76,8 +76,8 @@ def test_low_with_a_ratio_bound():
 
 def test_confidence_changes_the_decision():
     rng = random.Random(7)
-    primary = [rng.gauss(100, 10) for _ in range(20)]
-    canary = [rng.gauss(107, 10) for _ in range(20)]
+    primary = [rng.gauss(100, 10) for _draw in range(20)]
+    canary = [rng.gauss(107, 10) for _draw in range(20)]
     loose = compare.classify(spec(direction="increase", confidence=0.8), canary, primary)
     strict = compare.classify(spec(direction="increase", confidence=0.9999), canary, primary)
     assert loose["p_value"] == strict["p_value"]

@@ -18,17 +18,17 @@ ALTERNATIVES = ("two-sided", "greater", "less")
 
 
 def continuous(rng, n, shift=0.0):
-    return [rng.gauss(100.0 + shift, 10.0) for _ in range(n)]
+    return [rng.gauss(100.0 + shift, 10.0) for _draw in range(n)]
 
 
 def tied(rng, n, shift=0):
     # Few distinct values: many ties, as rounded latencies or rates give.
-    return [float(rng.randint(0, 6) + shift) for _ in range(n)]
+    return [float(rng.randint(0, 6) + shift) for _draw in range(n)]
 
 
 def cases(seed, count, sizes, generator):
     rng = random.Random(seed)
-    for _ in range(count):
+    for _draw in range(count):
         n1, n2 = rng.randint(*sizes), rng.randint(*sizes)
         shift = rng.choice([0, 0, 1, 3])
         yield generator(rng, n1), generator(rng, n2, shift)
@@ -76,7 +76,7 @@ def test_each_method_forced(alternative, method):
 @pytest.mark.parametrize("alternative", ALTERNATIVES)
 def test_exact_one_small_side_against_a_long_one(alternative):
     rng = random.Random(5)
-    for _ in range(60):
+    for _draw in range(60):
         x, y = continuous(rng, rng.randint(1, 8)), continuous(rng, rng.randint(50, 300), rng.choice([0, 5]))
         assert assert_matches(x, y, alternative).method == "exact"
         assert assert_matches(y, x, alternative).method == "exact"
@@ -92,10 +92,10 @@ def test_degenerate_samples(alternative):
 
 def test_mixed_ties_and_real_values_against_scipy_many_seeds():
     rng = random.Random(6)
-    for _ in range(300):
+    for _draw in range(300):
         n1, n2 = rng.randint(2, 60), rng.randint(2, 60)
-        pool = [round(rng.gauss(50, 5), 1) for _ in range(rng.randint(3, 80))]
-        x = [rng.choice(pool) for _ in range(n1)]
-        y = [rng.choice(pool) + rng.choice([0.0, 0.0, 0.5]) for _ in range(n2)]
+        pool = [round(rng.gauss(50, 5), 1) for _draw in range(rng.randint(3, 80))]
+        x = [rng.choice(pool) for _draw in range(n1)]
+        y = [rng.choice(pool) + rng.choice([0.0, 0.0, 0.5]) for _draw in range(n2)]
         for alternative in ALTERNATIVES:
             assert_matches(x, y, alternative)
