@@ -188,3 +188,56 @@ def test_bad_options_fail_before_querying(capsys, prom):
         assert result["failed"] is True and message in result["msg"], (kwargs, result["msg"])
     result = judge(capsys, prom, "podinfo", metrics=[{"name": "request-duration", "direction": "up"}])
     assert result["failed"] is True and "value of direction must be one of: increase, decrease, either" in result["msg"]
+
+
+PLAYBOOK = r"""
+- name: Canary versus primary from a playbook
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Judge the slow canary against its primary
+      progressive.delivery.canary_compare:
+        prometheus:
+          url: PROM_URL
+        target: slow
+        namespace: test
+        window: 20s
+        step: 2s
+        interval: 4s
+        metrics:
+          - name: request-duration
+            critical: true
+          - name: request-success-rate
+      register: judgment
+
+    - name: Gate on the verdict
+      ansible.builtin.assert:
+        that:
+          - judgment.verdict == 'Fail'
+          - judgment.metrics[0].classification == 'High'
+        quiet: true
+
+    - name: Identical versions in check mode
+      progressive.delivery.canary_compare:
+        prometheus:
+          url: PROM_URL
+        target: podinfo
+        namespace: test
+        window: 20s
+        step: 2s
+        interval: 4s
+        metrics:
+          - name: request-duration
+      check_mode: true
+      register: same
+"""
+
+
+def test_through_ansible_playbook(tmp_path, prom):
+    from tests.analysis.conftest import run_playbook
+    rc, results, _doc = run_playbook(tmp_path, PLAYBOOK.replace("PROM_URL", prom.url))
+    judged = results["Judge the slow canary against its primary"]
+    assert rc == 0, results
+    assert judged["verdict"] == "Fail" and judged["changed"] is False and judged["primary_workload"] == "slow-primary"
+    assert results["Gate on the verdict"].get("failed") is not True
+    assert results["Identical versions in check mode"]["verdict"] == "Pass"
