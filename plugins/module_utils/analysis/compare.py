@@ -353,7 +353,7 @@ def classify(spec, canary, primary):
     primary_values, primary_dropped = clean(primary)
     result = {
         "name": spec.name, "classification": None, "direction": spec.direction, "alternative": spec.alternative,
-        "confidence": spec.confidence, "alpha": 1.0 - spec.confidence, "critical": spec.critical, "weight": spec.weight,
+        "confidence": spec.confidence, "alpha": round(1.0 - spec.confidence, 12), "critical": spec.critical, "weight": spec.weight,
         "effect_size": spec.effect_size.to_dict(),
         "canary": _side(canary, canary_values, canary_dropped), "primary": _side(primary, primary_values, primary_dropped),
         "u": None, "p_value": None, "method": None, "significant": None, "deviation": None,
