@@ -84,7 +84,7 @@ def test_api_error_carries_prometheus_error_type(fake_server):
 
 def test_auth_error(fake_server):
     fake_server.respond = lambda handler: (401, {}, "Unauthorized")
-    with pytest.raises(prom.PrometheusAuthError, match="answered 401 Unauthorized for the query up \(it needs credentials"):
+    with pytest.raises(prom.PrometheusAuthError, match=r"answered 401 Unauthorized for the query up \(it needs credentials"):
         prom.PrometheusClient(fake_server.url).query_range("up", window="1m", step="10s")
 
 
