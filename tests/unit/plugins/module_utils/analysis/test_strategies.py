@@ -28,7 +28,6 @@ def test_selection_as_flagger_selects(analysis, forced, expected):
     ({"step_weight": 10}, "blue_green", "strategy blue_green needs iterations"),
     ({"iterations": 5}, "blue_green_mirroring", "strategy blue_green_mirroring needs mirror"),
     ({"step_weight": 10}, "steps", "strategy steps needs steps"),
-    ({}, "canary", "strategy canary needs step_weight or step_weights"),
     ({}, "bluegreen", "strategy must be one of canary, ab_testing, blue_green, blue_green_mirroring, steps, auto"),
     ({"match": MATCH}, None, "match needs iterations"),
     ({"mirror": True}, None, "mirror needs iterations"),
@@ -38,6 +37,12 @@ def test_selection_refuses_missing_or_contradicting_settings(analysis, forced, w
     with pytest.raises(s.ScheduleError) as caught:
         s.select_strategy(analysis, forced)
     assert words in str(caught.value)
+
+
+def test_a_forced_canary_without_steps_says_what_is_missing_as_before():
+    assert s.select_strategy({}, "canary") == "canary"
+    with pytest.raises(s.ScheduleError, match="set step_weight"):
+        s.analysis_steps("canary")
 
 
 def test_canary_steps_are_unchanged_and_carry_session_affinity_when_asked():
