@@ -193,9 +193,11 @@ def _entering(step, canary, index, total):
         events.append(event("Setting header route %s of %s" % (step["header_route"], canary)) if step.get("match")
                       else event("Removing the header route of %s" % canary))
     elif step.get("kind") == "set_mirror_route":
-        events.append(event("Setting mirror route %s of %s%s" % (step["mirror_route"], canary,
-                                                                  " (%d%%)" % step["mirror_weight"] if step.get("mirror_weight") else ""))
-                      if step.get("mirror") else event("Removing the mirror route of %s" % canary))
+        if step.get("mirror"):
+            share = " (%d%%)" % step["mirror_weight"] if step.get("mirror_weight") else ""
+            events.append(event("Setting mirror route %s of %s%s" % (step["mirror_route"], canary, share)))
+        else:
+            events.append(event("Removing the mirror route of %s" % canary))
     pause = step.get("pause")
     if pause:
         events.append(event("Pausing %s at step %d/%d %s" % (canary, index + 1, total, "until promoted" if pause.get("indefinite")

@@ -49,8 +49,8 @@ def test_strategies_are_selected_from_the_analysis():
 def test_argo_failure_accounting_defaults_the_error_limit_to_four():
     assert validate(failure_limit=2)["limits"] == {"failure_limit": 2, "inconclusive_limit": None, "consecutive_error_limit": 4}
     assert validate(inconclusive_limit="1")["limits"]["consecutive_error_limit"] == 4
-    assert validate(consecutive_error_limit=0)["limits"] == {"failure_limit": None, "inconclusive_limit": None,
-                                                            "consecutive_error_limit": 0}
+    off = {"failure_limit": None, "inconclusive_limit": None, "consecutive_error_limit": 0}
+    assert validate(consecutive_error_limit=0)["limits"] == off
 
 
 @pytest.mark.parametrize("strategy, analysis, message", [

@@ -83,9 +83,11 @@ def test_a_window_under_two_scrapes_is_an_error_naming_both_numbers():
         window.check_metric_window("500ms", 15)
 
 
-@pytest.mark.parametrize("window_, scrape, words", [("soon", 15, "rollout_analysis.interval must be a duration"),
-                                                     (30, 0, "scrape_interval must be positive"),
-                                                     (True, 15, "must be a number of seconds or a duration")])
+@pytest.mark.parametrize("window_, scrape, words", [
+    ("soon", 15, "rollout_analysis.interval must be a duration"),
+    (30, 0, "scrape_interval must be positive"),
+    (True, 15, "must be a number of seconds or a duration"),
+])
 def test_bad_numbers_are_refused(window_, scrape, words):
     with pytest.raises(window.MetricWindowError, match=words):
         window.check_metric_window(window_, scrape)
