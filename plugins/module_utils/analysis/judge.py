@@ -142,7 +142,8 @@ def start(status, decision, steps, threshold, canary, limits=None, indefinite_pa
     ``decision`` is canary_state's revision decision: ``new`` / ``restart`` start from scratch,
     ``resume`` continues the recorded position. A resumed run whose schedule changed meanwhile
     continues at the highest step of the new schedule not above the recorded weight (never more
-    traffic than the canary had), and says so. A resumed run keeps the counters of the failure
+    traffic than the canary had), and says so; on a schedule whose steps share a weight (A/B and
+    Blue/Green iterations, Argo route steps) at the recorded step, never past it. A resumed run keeps the counters of the failure
     accounting (COUNTERS) its status recorded. ``limits`` and ``indefinite_pause_intervals`` only
     bound the loop (``max_iterations``).
     """
@@ -157,6 +158,11 @@ def start(status, decision, steps, threshold, canary, limits=None, indefinite_pa
         state.update((key, int(status[key])) for key in COUNTERS if status.get(key))
         recorded = status.get("schedule")
         below = [index for index, step_weight in enumerate(weights) if step_weight <= weight]
+        step = status.get("step")
+        if below and step is not None and len(set(weights)) < len(weights):
+            # steps that share a weight (A/B and Blue/Green iterations, an Argo route step after a pause): the
+            # recorded step says where the run was, and a resumed run never goes past it (nor past a pause)
+            below = [index for index in below if index <= max(int(step), -1)]
         state["step"] = below[-1] if below else -1
         state["weight"] = weights[state["step"]] if below else 0
         if recorded is not None and list(recorded) != weights:

@@ -240,3 +240,23 @@ def test_bad_limits_and_counters_are_refused():
         judge.decide(AT_10, CANARY_STEPS, 1, {"check": passed()}, CANARY, {"failure_limit": -1})
     with pytest.raises(judge.JudgeError, match="state.held must be an integer >= 0"):
         judge.decide(dict(AT_10, held=-1), CANARY_STEPS, 1, {"check": passed()}, CANARY)
+
+
+def test_a_resumed_ab_test_continues_at_its_recorded_iteration():
+    steps = schedule.analysis_steps("ab_testing", iterations=5, match=MATCH)
+    status = {"phase": "Progressing", "canary_weight": 0, "step": 2, "failed_checks": 0, "iterations": 3, "schedule": [0] * 6}
+    start = judge.start(status, "resume", steps, 2, CANARY)
+    assert (start["state"]["step"], start["state"]["weight"]) == (2, 0)
+    # fewer iterations now: never past the last one
+    shorter = judge.start(dict(status, step=4), "resume", schedule.analysis_steps("ab_testing", iterations=2, match=MATCH), 2, CANARY)
+    assert shorter["state"]["step"] == 2
+    answer = judge.decide(start["state"], steps, 2, {"check": passed()}, CANARY)
+    assert answer["events"][0]["text"] == "Advance podinfo.test canary iteration 3/5"
+
+
+def test_a_resumed_run_never_skips_an_indefinite_pause_followed_by_a_route_step_at_the_same_weight():
+    steps = schedule.analysis_steps("steps", steps=[{"set_weight": 50}, {"pause": {}}, {"set_header_route": {"name": "h", "match": MATCH}}])
+    status = {"phase": "Progressing", "canary_weight": 50, "step": 0, "failed_checks": 0, "iterations": 4, "schedule": [50, 50]}
+    state = judge.start(status, "resume", steps, 2, CANARY)["state"]
+    assert state["step"] == 0
+    assert judge.decide(state, steps, 2, {"check": passed()}, CANARY)["action"] == "wait"
