@@ -72,8 +72,11 @@ def scrape_intervals(config_yaml):
     """The scrape intervals of a Prometheus configuration (``/api/v1/status/config``'s ``data.yaml``).
 
     Returns ``{"global": seconds, "jobs": {job_name: seconds}}``; a job without its own
-    ``scrape_interval`` has the global one, and the global one defaults to Prometheus' 1m.
+    ``scrape_interval`` has the global one, and the global one defaults to Prometheus' 1m. The decoded
+    JSON answer (``{"status": "success", "data": {"yaml": ...}}``) is taken as well.
     """
+    if isinstance(config_yaml, dict) and isinstance(config_yaml.get("data"), dict) and isinstance(config_yaml["data"].get("yaml"), str):
+        config_yaml = config_yaml["data"]["yaml"]
     if not isinstance(config_yaml, str):
         raise MetricWindowError("the Prometheus configuration must be the YAML text of /api/v1/status/config (data.yaml), got %r"
                                 % (type(config_yaml).__name__,))

@@ -44,6 +44,10 @@ def test_the_job_scrape_intervals_are_read_from_the_configuration():
     assert window.scrape_intervals(CONFIG) == {"global": 15.0, "jobs": {"prometheus": 15.0, "envoy-stats": 60.0, "kubernetes-pods": 15.0}}
 
 
+def test_the_json_answer_of_the_api_is_taken_as_well():
+    assert window.scrape_intervals({"status": "success", "data": {"yaml": CONFIG}})["jobs"]["envoy-stats"] == 60.0
+
+
 def test_without_a_global_interval_prometheus_default_applies():
     assert window.scrape_intervals("scrape_configs:\n- job_name: a\n  scrape_interval: 5s\n- job_name: b\n") == {
         "global": 60.0, "jobs": {"a": 5.0, "b": 60.0}}
