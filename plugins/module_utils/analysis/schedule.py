@@ -276,6 +276,44 @@ def pause_step(value, field, interval_seconds=None):
     return pause
 
 
+_STRING_MATCH = ("exact", "prefix", "regex")
+
+
+def _argo_string_match(value, field):
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in _STRING_MATCH:
+        raise ScheduleError("%s must have one of exact, prefix, regex, got %r" % (field, value))
+    return dict(value)
+
+
+def argo_match(value, field):
+    """Argo's route matches as Istio HTTPMatchRequest conditions (any one matching routes the request).
+
+    ``setHeaderRoute``'s ``{headerName, headerValue: {exact|prefix|regex}}`` becomes ``{headers: {name: ...}}``;
+    ``setMirrorRoute``'s ``{method, path, headers}`` becomes ``{method, uri, headers}``. Conditions already
+    written the Istio way pass unchanged.
+    """
+    if not isinstance(value, list) or not value:
+        raise ScheduleError("%s must be a non-empty list of matches, for example [{headerName: x-canary, headerValue: {exact: insider}}], "
+                            "got %r" % (field, value))
+    result = []
+    for index, item in enumerate(value):
+        where = "%s[%d]" % (field, index)
+        if not isinstance(item, dict) or not item:
+            raise ScheduleError("%s must be a match such as {headerName: x-canary, headerValue: {exact: insider}}, got %r" % (where, item))
+        if "headerName" in item:
+            if not isinstance(item["headerName"], str) or not item["headerName"].strip():
+                raise ScheduleError("%s.headerName must be a header name, got %r" % (where, item["headerName"]))
+            result.append({"headers": {item["headerName"].strip().lower(): _argo_string_match(item.get("headerValue"), where + ".headerValue")}})
+            continue
+        condition = dict(item)
+        if "path" in condition:
+            condition["uri"] = _argo_string_match(condition.pop("path"), where + ".path")
+        if "method" in condition:
+            condition["method"] = _argo_string_match(condition["method"], where + ".method")
+        result.append(condition)
+    return result
+
+
 def _argo_steps(options):
     """Argo Rollouts' canary steps, each becoming one step the judge walks with the route in force then."""
     raw = options.get("steps")
@@ -313,7 +351,7 @@ def _argo_steps(options):
                                     "{name: canary-header, match: [{headers: {x-canary: {exact: insider}}}]}; got %r" % (field, value))
             new = dict(route)
             if value.get("match"):
-                new.update(match=_match(value["match"]), header_route=value["name"])
+                new.update(match=argo_match(value["match"], field + ".set_header_route.match"), header_route=value["name"])
             else:  # Argo: a header route without match removes it
                 new.pop("match", None)
                 new.pop("header_route", None)
@@ -327,7 +365,7 @@ def _argo_steps(options):
             for key in ("mirror", "mirror_weight", "mirror_match", "mirror_route"):
                 new.pop(key, None)
             if value.get("match"):  # Argo: a mirror route without match removes it
-                new.update(mirror=True, mirror_match=_match(value["match"]), mirror_route=value["name"])
+                new.update(mirror=True, mirror_match=argo_match(value["match"], field + ".set_mirror_route.match"), mirror_route=value["name"])
                 try:
                     percent = _mirror_weight(value.get("percentage"))
                 except ScheduleError:

@@ -144,3 +144,27 @@ def test_bad_strategy_settings_name_the_setting_and_the_fix(strategy, options, w
     with pytest.raises(s.ScheduleError) as caught:
         s.analysis_steps(strategy, **options)
     assert words in str(caught.value)
+
+
+def test_argo_matches_become_istio_conditions():
+    steps = s.analysis_steps("steps", steps=[
+        {"set_weight": 10},
+        {"set_header_route": {"name": "h", "match": [{"headerName": "X-Canary", "headerValue": {"exact": "insider"}},
+                                                     {"headerName": "user-agent", "headerValue": {"regex": ".*Firefox.*"}}]}},
+        {"set_mirror_route": {"name": "m", "match": [{"method": {"exact": "GET"}, "path": {"prefix": "/api"}}]}},
+    ])
+    assert steps[1]["match"] == [{"headers": {"x-canary": {"exact": "insider"}}}, {"headers": {"user-agent": {"regex": ".*Firefox.*"}}}]
+    assert steps[2]["mirror_match"] == [{"method": {"exact": "GET"}, "uri": {"prefix": "/api"}}]
+    assert s.argo_match(MATCH, "m") == MATCH   # Istio's own form passes
+
+
+@pytest.mark.parametrize("match, words", [
+    ([{"headerName": "x", "headerValue": {"suffix": "y"}}], "steps[1].set_header_route.match[0].headerValue must have one of exact, prefix, regex"),
+    ([{"headerName": "", "headerValue": {"exact": "y"}}], "steps[1].set_header_route.match[0].headerName must be a header name"),
+    ([{"path": "/api"}], "steps[1].set_header_route.match[0].path must have one of exact, prefix, regex"),
+    ("x-canary", "steps[1].set_header_route.match must be a non-empty list of matches"),
+])
+def test_bad_argo_matches_name_the_field(match, words):
+    with pytest.raises(s.ScheduleError) as caught:
+        s.analysis_steps("steps", steps=[{"set_weight": 10}, {"set_header_route": {"name": "h", "match": match}}])
+    assert words in str(caught.value)
