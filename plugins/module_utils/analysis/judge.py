@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.schedule import route_of
+
 ADVANCE = "advance"      # route the next step's weight
 HALT = "halt"            # a failed check below the threshold: the weight holds
 PROMOTE = "promote"      # the last step passed, or a promotion was requested
@@ -55,26 +57,8 @@ def _steps(steps):
 
 
 def step_route(step):
-    """What the role applies when ``step`` begins: the routing state and the pause, for every strategy alike.
-
-    ``weight`` (the canary's share of the default route), ``match`` (requests matching it go 100 % to the
-    canary: A/B testing, Argo's header route), ``mirror`` / ``mirror_weight`` / ``mirror_match`` (traffic
-    copied to the canary, responses discarded), ``session_affinity`` (``cookie_name``, ``max_age``),
-    ``pause`` (None, ``{indefinite: true}`` or ``{duration, seconds, intervals}``), ``iteration`` /
-    ``iterations`` (A/B and Blue/Green).
-    """
-    step = step if isinstance(step, dict) else {"weight": int(step)}
-    return {
-        "weight": int(step["weight"]),
-        "match": step.get("match"),
-        "mirror": bool(step.get("mirror")),
-        "mirror_weight": step.get("mirror_weight"),
-        "mirror_match": step.get("mirror_match"),
-        "session_affinity": step.get("session_affinity"),
-        "pause": step.get("pause"),
-        "iteration": step.get("iteration"),
-        "iterations": step.get("iterations"),
-    }
+    """What the role applies when ``step`` begins (schedule.route_of)."""
+    return route_of(step)
 
 
 def _step_intervals(step, indefinite_pause_intervals):
@@ -287,7 +271,8 @@ def decide(state, steps, threshold, outcome, canary, limits=None):
         switch = here.get("switch") if here else None
         if switch:
             answer.update(route_weight=int(switch["weight"]), route=dict(step_route(here), weight=int(switch["weight"]),
-                                                                         mirror=bool(switch.get("mirror")), mirror_weight=None, pause=None))
+                                                                         mirror=bool(switch.get("mirror")), mirror_weight=None,
+                                                                         mirror_match=None, pause=None))
             answer["events"].append(event("Routing all traffic to canary"))
 
     def roll_back(limit, reason):

@@ -388,7 +388,14 @@ _BUILDERS = {
 
 
 def route_of(step):
-    """Everything the router must apply for ``step``: weight, match, mirror, mirror_weight, session affinity."""
+    """What the role applies when ``step`` begins: the routing state and the pause, for every strategy alike.
+
+    ``weight`` (the canary's share of the default route), ``match`` (requests matching it go 100 % to the
+    canary: A/B testing, Argo's header route), ``mirror`` / ``mirror_weight`` / ``mirror_match`` (traffic
+    copied to the canary, responses discarded), ``session_affinity`` (``cookie_name``, ``max_age``),
+    ``pause`` (None, ``{indefinite: true}`` or ``{duration, seconds, intervals}``), ``iteration`` /
+    ``iterations`` (A/B and Blue/Green).
+    """
     step = step if isinstance(step, dict) else {"weight": int(step)}
     return {
         "weight": int(step["weight"]),
@@ -397,6 +404,9 @@ def route_of(step):
         "mirror_weight": step.get("mirror_weight"),
         "mirror_match": step.get("mirror_match"),
         "session_affinity": step.get("session_affinity"),
+        "pause": step.get("pause"),
+        "iteration": step.get("iteration"),
+        "iterations": step.get("iterations"),
     }
 
 

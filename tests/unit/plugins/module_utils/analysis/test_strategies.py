@@ -105,8 +105,9 @@ def test_a_pause_first_or_after_a_pause_is_a_step_of_its_own():
 
 
 def test_route_of_fills_every_key_the_router_needs():
-    assert s.route_of({"weight": 30}) == {"weight": 30, "match": None, "mirror": False, "mirror_weight": None,
-                                          "mirror_match": None, "session_affinity": None}
+    assert s.route_of({"weight": 30}) == {"weight": 30, "match": None, "mirror": False, "mirror_weight": None, "mirror_match": None,
+                                          "session_affinity": None, "pause": None, "iteration": None, "iterations": None}
+    assert s.route_of(40)["weight"] == 40
 
 
 @pytest.mark.parametrize("strategy, options, words", [
