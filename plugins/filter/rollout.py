@@ -39,16 +39,18 @@ def _canary(canary):
 def canary_judge_start(status, decision, rollout, canary):
     """Where an analysis begins: ``{state, events, schedule}`` (see judge.start)."""
     try:
-        return judge.start(status, decision, rollout["steps"], rollout["threshold"], _canary(canary))
+        return judge.start(status, decision, rollout["steps"], rollout["threshold"], _canary(canary), rollout.get("limits"))
     except (judge.JudgeError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("canary_judge_start: %s" % exc)
 
 
 def canary_judge(state, rollout, outcome, canary):
-    """The decision of one interval: ``{action, state, route_weight, reason, events, message}`` (see judge.decide)."""
+    """The decision of one interval: ``{action, state, route_weight, route, reason, events, message, outcome, phase, limit}``
+    (see judge.decide)."""
+    keys = ("step", "weight", "failed_checks", "iterations") + judge.COUNTERS
     try:
-        return judge.decide(dict((k, int(v)) for k, v in state.items() if k in ("step", "weight", "failed_checks", "iterations")),
-                            rollout["steps"], rollout["threshold"], outcome or {}, _canary(canary))
+        return judge.decide(dict((k, int(v)) for k, v in state.items() if k in keys),
+                            rollout["steps"], rollout["threshold"], outcome or {}, _canary(canary), rollout.get("limits"))
     except (judge.JudgeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AnsibleFilterError("canary_judge: %s" % exc)
 

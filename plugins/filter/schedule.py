@@ -12,16 +12,22 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import schedule
 
 
+_STRATEGY_OPTIONS = ("iterations", "match", "mirror", "mirror_weight", "session_affinity", "steps", "interval_seconds")
+
+
 def canary_steps(analysis, strategy="canary"):
-    """``analysis`` is a dict with max_weight, step_weight, step_weights (Flagger's names)."""
+    """``analysis`` is a dict with max_weight, step_weight, step_weights (Flagger's names) and the other
+    strategies' settings; ``strategy`` ``auto`` chooses it from them as Flagger does."""
     if not isinstance(analysis, dict):
         raise AnsibleFilterError("canary_steps expects a dict with max_weight, step_weight, step_weights, got %r" % (analysis,))
     try:
+        strategy = schedule.select_strategy(analysis, strategy)
         return schedule.analysis_steps(
             strategy=strategy,
             max_weight=analysis.get("max_weight"),
             step_weight=analysis.get("step_weight"),
             step_weights=analysis.get("step_weights") or None,
+            **dict((key, analysis[key]) for key in _STRATEGY_OPTIONS if analysis.get(key) is not None)
         )
     except schedule.ScheduleError as exc:
         raise AnsibleFilterError("rollout analysis: %s" % exc)

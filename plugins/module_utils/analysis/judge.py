@@ -16,12 +16,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.schedule import route_of
+
 ADVANCE = "advance"      # route the next step's weight
 HALT = "halt"            # a failed check below the threshold: the weight holds
 PROMOTE = "promote"      # the last step passed, or a promotion was requested
 ROLLBACK = "rollback"    # threshold reached, or an abort was requested
 RESTART = "restart"      # a new revision arrived: back to weight 0, analysis from the start
-ACTIONS = (ADVANCE, HALT, PROMOTE, ROLLBACK, RESTART)
+WAIT = "wait"            # a pause step holds the route: for its duration, or until a promotion request
+ACTIONS = (ADVANCE, HALT, PROMOTE, ROLLBACK, RESTART, WAIT)
+
+# What one interval's metric checks amount to (classify): a pass, a breach, a query error, no data.
+PASSED, FAILED, ERROR, INCONCLUSIVE = "passed", "failed", "error", "inconclusive"
+# Argo's failure accounting, beside Flagger's total count (threshold); None = off. With any of them set,
+# consecutive_error_limit defaults to Argo's 4 (settings.py).
+LIMITS = ("failure_limit", "inconclusive_limit", "consecutive_error_limit")
+# Counters of the position beyond Flagger's four; they appear in a state once they were non-zero.
+COUNTERS = ("consecutive_failures", "consecutive_errors", "inconclusive", "held")
 
 
 class JudgeError(ValueError):
@@ -40,22 +51,85 @@ def _weights(steps):
     return [int(step["weight"]) if isinstance(step, dict) else int(step) for step in steps]
 
 
+def _steps(steps):
+    _weights(steps)
+    return [step if isinstance(step, dict) else {"weight": int(step)} for step in steps]
+
+
+def step_route(step):
+    """What the role applies when ``step`` begins (schedule.route_of)."""
+    return route_of(step)
+
+
+def _step_intervals(step, indefinite_pause_intervals):
+    pause = step.get("pause") if isinstance(step, dict) else None
+    if not pause:
+        return 1
+    if pause.get("indefinite"):
+        return 1 + indefinite_pause_intervals
+    return max(int(pause.get("intervals") or 1), 1)
+
+
+def limits_of(limits):
+    """The failure accounting limits (LIMITS), each None (off) or an integer >= 0."""
+    limits = limits or {}
+    result = {}
+    for name in LIMITS:
+        value = limits.get(name)
+        result[name] = None if value is None else _int(value, name, 0)
+    return result
+
+
+def classify(check, limits=None):
+    """What the interval's checks amount to: PASSED, FAILED (a breach), ERROR (a query failed) or INCONCLUSIVE (no data).
+
+    ``check`` is canary_metric_check's result (None without metrics: a pass). A breach wins over an
+    error, an error over no data. Errors and no data are told apart only when their limit is set
+    (``consecutive_error_limit``, ``inconclusive_limit``); otherwise they are failed checks, as in Flagger.
+    """
+    limits = limits_of(limits)
+    if check is None or check.get("passed"):
+        return PASSED
+    statuses = set(m.get("status") for m in check.get("metrics") or [])
+    if "fail" in statuses or not statuses:
+        return FAILED
+    if "error" in statuses:
+        return ERROR if limits["consecutive_error_limit"] is not None else FAILED
+    if "no_data" in statuses:
+        return INCONCLUSIVE if limits["inconclusive_limit"] is not None else FAILED
+    return FAILED
+
+
 def event(text, kind="Normal"):
     return {"text": text, "type": kind}
 
 
-def max_iterations(steps, threshold, failed_checks=0):
-    """How many intervals an analysis can take at most: every step, plus every failed check still allowed, plus one."""
-    return len(_weights(steps)) + max(_int(threshold, "threshold", 1) - failed_checks, 0) + 1
+def max_iterations(steps, threshold, failed_checks=0, limits=None, indefinite_pause_intervals=0):
+    """How many intervals an analysis can take at most: every step (a timed pause its intervals, an
+    indefinite one ``indefinite_pause_intervals`` more), plus every failed check still allowed, plus
+    the inconclusive results and query errors allowed when they are counted apart, plus one."""
+    steps = _steps(steps)
+    limits = limits_of(limits)
+    total = sum(_step_intervals(step, indefinite_pause_intervals) for step in steps)
+    total += max(_int(threshold, "threshold", 1) - failed_checks, 0) + 1
+    if limits["inconclusive_limit"] is not None:
+        total += limits["inconclusive_limit"] + 1
+    if limits["consecutive_error_limit"] is not None:
+        # errors in a row up to the limit, before every step and after the last
+        total += limits["consecutive_error_limit"] * (len(steps) + 1)
+    return total
 
 
-def start(status, decision, steps, threshold, canary):
+def start(status, decision, steps, threshold, canary, limits=None, indefinite_pause_intervals=0):
     """Where an analysis of ``canary`` (``name.namespace``) begins.
 
     ``decision`` is canary_state's revision decision: ``new`` / ``restart`` start from scratch,
     ``resume`` continues the recorded position. A resumed run whose schedule changed meanwhile
     continues at the highest step of the new schedule not above the recorded weight (never more
-    traffic than the canary had), and says so.
+    traffic than the canary had), and says so; on a schedule whose steps share a weight (A/B and
+    Blue/Green iterations, Argo route steps) at the recorded step, never past it. A resumed run keeps the counters of the failure
+    accounting (COUNTERS) its status recorded. ``limits`` and ``indefinite_pause_intervals`` only
+    bound the loop (``max_iterations``).
     """
     weights = _weights(steps)
     _int(threshold, "threshold", 1)
@@ -65,8 +139,14 @@ def start(status, decision, steps, threshold, canary):
     if decision == "resume":
         weight = int(status.get("canary_weight") or 0)
         state.update(failed_checks=int(status.get("failed_checks") or 0), iterations=int(status.get("iterations") or 0))
+        state.update((key, int(status[key])) for key in COUNTERS if status.get(key))
         recorded = status.get("schedule")
         below = [index for index, step_weight in enumerate(weights) if step_weight <= weight]
+        step = status.get("step")
+        if below and step is not None and len(set(weights)) < len(weights):
+            # steps that share a weight (A/B and Blue/Green iterations, an Argo route step after a pause): the
+            # recorded step says where the run was, and a resumed run never goes past it (nor past a pause)
+            below = [index for index in below if index <= max(int(step), -1)]
         state["step"] = below[-1] if below else -1
         state["weight"] = weights[state["step"]] if below else 0
         if recorded is not None and list(recorded) != weights:
@@ -78,7 +158,7 @@ def start(status, decision, steps, threshold, canary):
         events.append(event("New revision detected! Restarting analysis for %s" % canary))
     else:
         events.append(event("New revision detected! Scaling up %s" % canary))
-    state["max_iterations"] = max_iterations(weights, threshold, state["failed_checks"])
+    state["max_iterations"] = max_iterations(steps, threshold, state["failed_checks"], limits, indefinite_pause_intervals)
     return {"state": state, "events": events, "schedule": weights}
 
 
@@ -90,39 +170,133 @@ def _request_reason(outcome, request):
     return "%s requested%s" % (request, (" by " + by) if by else "")
 
 
-def decide(state, steps, threshold, outcome, canary):
+def _entering(step, canary, index, total):
+    """The events of a step that begins, in Flagger's words (Argo's for what Flagger has not)."""
+    events = []
+    iteration = step.get("iteration")
+    if iteration is not None:
+        if iteration > 0:
+            events.append(event("Advance %s canary iteration %d/%d" % (canary, iteration, step["iterations"])))
+    elif step.get("kind") in (None, "set_weight"):
+        events.append(event("Advance %s canary weight %d" % (canary, int(step["weight"]))))
+    elif step.get("kind") == "set_header_route":
+        events.append(event("Setting header route %s of %s" % (step["header_route"], canary)) if step.get("match")
+                      else event("Removing the header route of %s" % canary))
+    elif step.get("kind") == "set_mirror_route":
+        if step.get("mirror"):
+            share = " (%d%%)" % step["mirror_weight"] if step.get("mirror_weight") else ""
+            events.append(event("Setting mirror route %s of %s%s" % (step["mirror_route"], canary, share)))
+        else:
+            events.append(event("Removing the mirror route of %s" % canary))
+    pause = step.get("pause")
+    if pause:
+        events.append(event("Pausing %s at step %d/%d %s" % (canary, index + 1, total, "until promoted" if pause.get("indefinite")
+                                                             else "for %s" % pause.get("duration"))))
+    return events
+
+
+def _counters(current, nxt, **values):
+    """Set COUNTERS in ``nxt``; a counter enters a state once it is non-zero (Flagger's four keys stay alone)."""
+    for key, value in values.items():
+        if value or key in current:
+            nxt[key] = value
+
+
+def _because(check):
+    return ", ".join(m.get("message") or m.get("name", "?") for m in (check or {}).get("metrics") or []
+                     if m.get("status") != "pass") or "metric checks failed"
+
+
+def decide(state, steps, threshold, outcome, canary, limits=None):
     """The decision of one interval.
 
-    ``state``: step (-1 before the first), weight, failed_checks, iterations.
+    ``state``: step (-1 before the first), weight, failed_checks, iterations, and the COUNTERS
+    (consecutive_failures, consecutive_errors, inconclusive, held: intervals spent in a pausing step),
+    0 when absent.
+    ``steps``: the schedule (schedule.analysis_steps), any strategy: the judge walks it the same way.
     ``outcome``: ``interrupted`` (abort, promote, revision or None), ``requested_by`` and
-    ``request_reason`` of an operator's request, ``check`` (canary_metric_check's result, or None
-    when no metric is configured), ``opening`` (true once the canary is ready: traffic moves to the
-    first step, or back to the recorded weight of a resumed run, without a check and without
-    counting an interval - Flagger checks no metric at weight 0).
+    ``request_reason`` of an operator's request, ``full`` (a promotion request skips the rest even at
+    an indefinite pause), ``check`` (canary_metric_check's result, or None when no metric is
+    configured), ``opening`` (true once the canary is ready: traffic moves to the first step, or back
+    to the recorded step of a resumed run, without a check and without counting an interval - Flagger
+    checks no metric at weight 0).
+    ``limits``: Argo's failure accounting (LIMITS) beside ``threshold``, each None (off) or >= 0.
 
     Order of precedence, as Flagger: an abort, then a new revision, then a promotion request, then
     the metrics. Failed checks count in total (reset only by a new revision); at ``threshold``
-    the canary is rolled back; after the last step passed it is promoted.
+    the canary is rolled back. With ``failure_limit`` failed checks also count in a row and more than
+    that many in a row roll back (Argo: the limit is what is allowed); with ``consecutive_error_limit``
+    query errors count apart, in a row, and more than the limit roll back; with
+    ``inconclusive_limit`` intervals without data count apart, in total, likewise. A step with a timed
+    pause holds for its intervals, an indefinite one answers WAIT until a promotion request, which
+    then continues with the next step (Argo's promote; ``full`` skips the rest). After the last step
+    passed the canary is promoted; a Blue/Green schedule's last step first switches all traffic to
+    the canary (``switch``).
+
+    The answer: ``action``, ``state`` (the next position), ``route_weight`` and ``route`` (step_route
+    of the step to apply, or None when the route stays), ``reason``, ``events``, ``message`` (the last
+    event), ``outcome`` (classify's word for the checks, or None), ``phase`` (WaitingPromotion at an
+    indefinite pause, else Progressing) and ``limit`` (the limit that fired on a rollback:
+    threshold, failure_limit, consecutive_error_limit or inconclusive_limit).
     """
+    steps = _steps(steps)
     weights = _weights(steps)
+    limits = limits_of(limits)
     _int(threshold, "threshold", 1)
     current = {key: state.get(key) for key in ("step", "weight", "failed_checks", "iterations")}
     _int(current["step"], "state.step", -1)
     _int(current["failed_checks"], "state.failed_checks", 0)
     _int(current["iterations"], "state.iterations", 0)
+    for key in COUNTERS:
+        if key in state:
+            current[key] = _int(state[key], "state." + key, 0)
     if current["step"] >= len(weights):
         raise JudgeError("state.step %d is past the last step of the schedule %s" % (current["step"], weights))
     nxt = dict(current, iterations=current["iterations"] + 1)
-    answer = {"action": None, "state": nxt, "route_weight": None, "reason": None, "events": []}
+    answer = {"action": None, "state": nxt, "route_weight": None, "route": None, "reason": None, "events": [],
+              "outcome": None, "phase": "Progressing", "limit": None}
     interrupted = outcome.get("interrupted")
+    here = steps[current["step"]] if current["step"] >= 0 else None
+    held = current.get("held", 0)
+
+    def go_to(index):
+        _counters(current, nxt, held=0)
+        nxt["step"] = index
+        nxt["weight"] = weights[index]
+        answer.update(action=ADVANCE, route_weight=nxt["weight"], route=step_route(steps[index]))
+        answer["events"].extend(_entering(steps[index], canary, index, len(steps)))
+
+    def promote():
+        answer["action"] = PROMOTE
+        switch = here.get("switch") if here else None
+        if switch:
+            answer.update(route_weight=int(switch["weight"]), route=dict(step_route(here), weight=int(switch["weight"]),
+                                                                         mirror=bool(switch.get("mirror")), mirror_weight=None,
+                                                                         mirror_match=None, pause=None))
+            answer["events"].append(event("Routing all traffic to canary"))
+
+    def roll_back(limit, reason):
+        answer.update(action=ROLLBACK, reason=reason, limit=limit)
+        answer["events"].append(event("Rolling back %s %s" % (canary, reason), "Warning"))
 
     if interrupted == "abort":
         answer.update(action=ROLLBACK, reason=_request_reason(outcome, "abort"))
         answer["events"].append(event("Rolling back %s %s" % (canary, answer["reason"]), "Warning"))
     elif interrupted == "revision":
         answer.update(action=RESTART, route_weight=0, reason="a new revision was pushed during the analysis")
+        answer["route"] = dict(step_route({"weight": 0}))
         # start() says "New revision detected! Restarting analysis" when the analysis begins again.
         answer["state"] = {"step": -1, "weight": 0, "failed_checks": 0, "iterations": 0}
+    elif interrupted == "promote" and here and (here.get("pause") or {}).get("indefinite") and not outcome.get("full") \
+            and not outcome.get("opening"):
+        # Argo's promote at an indefinite pause: the analysis goes on with the next step
+        reason = _request_reason(outcome, "promotion")
+        answer["reason"] = reason
+        answer["events"].append(event("Resuming %s after the pause at step %d/%d: %s" % (canary, current["step"] + 1, len(steps), reason)))
+        if current["step"] >= len(steps) - 1:
+            promote()
+        else:
+            go_to(current["step"] + 1)
     elif interrupted == "promote":
         answer.update(action=PROMOTE, reason=_request_reason(outcome, "promotion"))
         answer["events"].append(event("Skipping the rest of the analysis of %s: %s" % (canary, answer["reason"])))
@@ -131,28 +305,51 @@ def decide(state, steps, threshold, outcome, canary):
     elif outcome.get("opening"):
         answer["state"] = nxt = dict(current)
         if current["step"] < 0:
-            nxt.update(step=0, weight=weights[0])
-            answer["events"].extend([event("Starting canary analysis for %s" % canary),
-                                     event("Advance %s canary weight %d" % (canary, weights[0]))])
-        answer.update(action=ADVANCE, route_weight=nxt["weight"])
+            answer["events"].append(event("Starting canary analysis for %s" % canary))
+            go_to(0)
+        else:
+            answer.update(action=ADVANCE, route_weight=nxt["weight"], route=step_route(steps[current["step"]]))
     else:
         check = outcome.get("check")
-        if check is not None and not check.get("passed"):
-            because = ", ".join(m.get("message") or m.get("name", "?") for m in check.get("metrics") or []
-                                if m.get("status") != "pass") or "metric checks failed"
+        verdict = answer["outcome"] = classify(check, limits)
+        if verdict == PASSED:
+            _counters(current, nxt, consecutive_failures=0, consecutive_errors=0)
+        elif verdict == FAILED:
+            # failures in a row are counted for failure_limit only (Flagger's state keeps its four keys)
+            if limits["failure_limit"] is not None or "consecutive_failures" in current:
+                _counters(current, nxt, consecutive_failures=current.get("consecutive_failures", 0) + 1)
+            _counters(current, nxt, consecutive_errors=0)
             nxt["failed_checks"] = current["failed_checks"] + 1
+        elif verdict == ERROR:
+            _counters(current, nxt, consecutive_errors=current.get("consecutive_errors", 0) + 1)
+        else:
+            _counters(current, nxt, inconclusive=current.get("inconclusive", 0) + 1, consecutive_errors=0)
+        if verdict != PASSED:
+            because = _because(check)
             answer["events"].append(event("Halt %s advancement %s" % (canary, because), "Warning"))
-            if nxt["failed_checks"] >= threshold:
-                answer.update(action=ROLLBACK, reason="failed checks threshold reached %d (%s)" % (nxt["failed_checks"], because))
-                answer["events"].append(event("Rolling back %s %s" % (canary, answer["reason"]), "Warning"))
+            if verdict == FAILED and nxt["failed_checks"] >= threshold:
+                roll_back("threshold", "failed checks threshold reached %d (%s)" % (nxt["failed_checks"], because))
+            elif verdict == FAILED and limits["failure_limit"] is not None and nxt["consecutive_failures"] > limits["failure_limit"]:
+                roll_back("failure_limit", "consecutive failures limit exceeded: %d failed checks in a row, failure_limit %d (%s)"
+                          % (nxt["consecutive_failures"], limits["failure_limit"], because))
+            elif verdict == ERROR and nxt["consecutive_errors"] > limits["consecutive_error_limit"]:
+                roll_back("consecutive_error_limit", "consecutive error limit exceeded: %d query errors in a row, consecutive_error_limit %d (%s)"
+                          % (nxt["consecutive_errors"], limits["consecutive_error_limit"], because))
+            elif verdict == INCONCLUSIVE and nxt["inconclusive"] > limits["inconclusive_limit"]:
+                roll_back("inconclusive_limit", "inconclusive limit exceeded: %d intervals without data, inconclusive_limit %d (%s)"
+                          % (nxt["inconclusive"], limits["inconclusive_limit"], because))
             else:
                 answer["action"] = HALT
+        elif here and here.get("pause") and here["pause"].get("indefinite"):
+            answer.update(action=WAIT, phase="WaitingPromotion",
+                          reason="step %d/%d pauses until a promotion request (the promote playbook)" % (current["step"] + 1, len(steps)))
+        elif here and here.get("pause") and held + 1 < int(here["pause"].get("intervals") or 1):
+            _counters(current, nxt, held=held + 1)
+            answer.update(action=WAIT, reason="step %d/%d pauses for %s (interval %d of %d)"
+                          % (current["step"] + 1, len(steps), here["pause"].get("duration"), held + 1, int(here["pause"]["intervals"])))
         elif current["step"] >= len(weights) - 1:
-            answer["action"] = PROMOTE
+            promote()
         else:
-            nxt["step"] = current["step"] + 1
-            nxt["weight"] = weights[nxt["step"]]
-            answer.update(action=ADVANCE, route_weight=nxt["weight"])
-            answer["events"].append(event("Advance %s canary weight %d" % (canary, nxt["weight"])))
+            go_to(current["step"] + 1)
     answer["message"] = answer["events"][-1]["text"] if answer["events"] else ""
     return answer

@@ -80,23 +80,73 @@ def _interval(analysis):
         raise SettingsError(str(exc))
 
 
-def _schedule(analysis, strategy):
+def _strategy_options(analysis, interval):
+    """The analysis settings of the strategies beside the canary, with numbers read as Ansible reads them."""
+    options = {"interval_seconds": interval}
+    for key in ("iterations", "mirror_weight"):
+        if analysis.get(key) is not None:
+            options[key] = _integer(analysis[key], "rollout_analysis." + key)
+    mirror = analysis.get("mirror")
+    if mirror is not None and not isinstance(mirror, bool):
+        raise SettingsError("rollout_analysis.mirror must be true or false (Blue/Green with traffic mirroring), got %r" % (mirror,))
+    options["mirror"] = bool(mirror)
+    for key in ("match", "steps"):
+        value = analysis.get(key)
+        if value not in (None, []) and not isinstance(value, list):
+            raise SettingsError("rollout_analysis.%s must be a list, got %r" % (key, value))
+        if value:
+            options[key] = value
+    if analysis.get("session_affinity") is not None:
+        options["session_affinity"] = analysis["session_affinity"]
+    return options
+
+
+def _schedule_error(exc):
+    text = str(exc)
+    if text.startswith("strategy"):
+        return SettingsError("rollout_" + text.replace("the analysis settings", "rollout_analysis"))
+    if not text.startswith("rollout_"):
+        text = "rollout_analysis." + text.replace("set step_weight", "set rollout_analysis.step_weight")
+    return SettingsError(text)
+
+
+def _schedule(analysis, strategy, interval=None):
+    options = _strategy_options(analysis, interval)
     try:
+        strategy = schedule.select_strategy(dict(analysis, **options), strategy)
         steps = schedule.analysis_steps(
             strategy=strategy,
             max_weight=_integer(analysis["max_weight"], "rollout_analysis.max_weight", 1, 100) if analysis.get("max_weight") is not None else None,
             step_weight=_integer(analysis["step_weight"], "rollout_analysis.step_weight", 1, 100) if analysis.get("step_weight") is not None else None,
             step_weights=[_integer(w, "rollout_analysis.step_weights[%d]" % i, 1, 100) for i, w in enumerate(analysis.get("step_weights") or [])],
+            **options
         )
     except schedule.ScheduleError as exc:
-        text = str(exc)
-        if not text.startswith("rollout_"):
-            text = "rollout_analysis." + text.replace("set step_weight", "set rollout_analysis.step_weight")
-        raise SettingsError(text)
+        raise _schedule_error(exc)
     promotion = analysis.get("step_weight_promotion")
     if promotion is not None:
         promotion = _integer(promotion, "rollout_analysis.step_weight_promotion", 1, 100)
-    return steps, promotion
+    return strategy, steps, promotion
+
+
+# Argo's default of consecutiveErrorLimit, used once Argo's failure accounting is asked for.
+DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
+
+
+def failure_limits(analysis):
+    """Argo's failure accounting beside Flagger's threshold: failure_limit (failed checks allowed in a row),
+    inconclusive_limit (intervals without data allowed), consecutive_error_limit (query errors allowed in a row).
+
+    All None (off: every failed, erroneous or empty check counts toward the threshold, as in Flagger)
+    unless one is set; with failure_limit or inconclusive_limit set, consecutive_error_limit defaults to 4 as in Argo.
+    """
+    limits = {}
+    for name in ("failure_limit", "inconclusive_limit", "consecutive_error_limit"):
+        value = analysis.get(name)
+        limits[name] = None if value is None else _integer(value, "rollout_analysis." + name, 0)
+    if limits["consecutive_error_limit"] is None and (limits["failure_limit"] is not None or limits["inconclusive_limit"] is not None):
+        limits["consecutive_error_limit"] = DEFAULT_CONSECUTIVE_ERROR_LIMIT
+    return limits
 
 
 def _metrics(analysis):
@@ -154,6 +204,10 @@ def _service(service):
 def validate(variables):
     """Validate the rollout's variables; return the settings the loop uses.
 
+    ``strategy`` (rollout_strategy) forces one of schedule.STRATEGIES; empty or ``auto`` selects it from
+    the analysis as Flagger does (schedule.select_strategy). The settings carry the chosen
+    ``strategy``, its ``steps`` (what every step routes) and ``limits`` (judge.LIMITS).
+
     ``variables``: target, namespace, strategy, analysis, service, load, prometheus (dicts already
     merged over the defaults), progress_deadline_seconds, canary_replicas, lock_ttl, scale_down_delay; ``entry`` is the
     role's entry point: the operator's ones (abort, promote, status) must work with the target alone,
@@ -168,10 +222,12 @@ def validate(variables):
     analysis = variables.get("analysis") or {}
     if not isinstance(analysis, dict):
         raise SettingsError("rollout_analysis must be a dictionary (Flagger's analysis), got %r" % (analysis,))
-    strategy = _choice(variables.get("strategy") or "canary", "rollout_strategy", schedule.STRATEGIES)
+    strategy = variables.get("strategy") or "auto"
+    _choice(strategy, "rollout_strategy", schedule.STRATEGIES + ("auto",))
     interval = _interval(analysis)
     threshold = _integer(analysis.get("threshold"), "rollout_analysis.threshold", 1)
-    steps, promotion = _schedule(analysis, strategy)
+    strategy, steps, promotion = _schedule(analysis, strategy, interval)
+    limits = failure_limits(analysis)
     if full:
         provider, on_no_data, metrics = _metrics(analysis)
         prometheus = _prometheus(variables.get("prometheus") or {}, metrics)
@@ -190,6 +246,7 @@ def validate(variables):
         "interval": analysis["interval"],
         "interval_seconds": interval,
         "threshold": threshold,
+        "limits": limits,
         "steps": steps,
         "schedule": [step["weight"] for step in steps],
         "step_weight_promotion": promotion,
