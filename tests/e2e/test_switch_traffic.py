@@ -63,14 +63,14 @@ def canary_at_80(lab, namespace):
     args = dict(namespace=namespace, target="podinfo")
     init = run_module(canary_init, lab, dict(args, wait_timeout=60))
     assert not init.get("failed"), init
-    wait_for(lambda: lab.rolled_out("podinfo-primary", 1, namespace), 30, "the primary",
+    wait_for(lambda: lab.rolled_out("podinfo-primary", 1, namespace), 90, "the primary",
              describe=lambda: lab.describe("podinfo-primary", namespace=namespace))
 
     patch = {"spec": {"replicas": 1, "template": {"spec": {"containers": [
         {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:" + NEW}]}}}}
     lab.resource("apps/v1", "Deployment").patch(name="podinfo", namespace=namespace, body=patch,
                                                 content_type="application/strategic-merge-patch+json")
-    wait_for(lambda: lab.rolled_out("podinfo", 1, namespace), 60, "the canary 6.0.1", describe=lambda: lab.describe("podinfo", namespace=namespace))
+    wait_for(lambda: lab.rolled_out("podinfo", 1, namespace), 90, "the canary 6.0.1", describe=lambda: lab.describe("podinfo", namespace=namespace))
     routed = run_module(canary_route, lab, dict(args, weight=80))
     assert not routed.get("failed") and routed["weights"] == {"primary": 20, "canary": 80}, routed
     return args
@@ -119,7 +119,7 @@ def test_promote_at_80_percent_drops_no_request(lab, namespace):
     # old primary pod into a retried 503, so that rollout loses a request or two in the lab whatever the switch does.
     rolled = run_module(canary_promote, lab, dict(args, timeout=60, route=False, scale_down=False))
     assert not rolled.get("failed"), rolled
-    wait_for(lambda: lab.rolled_out("podinfo-primary", 1, namespace), 30, "the primary on 6.0.1")
+    wait_for(lambda: lab.rolled_out("podinfo-primary", 1, namespace), 90, "the primary on 6.0.1")
     result, traffic, started, ended, before, during = switch_under_traffic(
         lab, namespace, canary_promote, dict(args, timeout=60, **SWITCH_ARGS))
     report("promote", result, traffic, started, ended, before, during)
