@@ -191,8 +191,8 @@ def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_secon
     lines = [
         "# Benchmarks",
         "",
-        "Measured by `scripts/benchmark.py` on the local lab (emulated Kubernetes API, podinfo processes, Envoy,",
-        "Prometheus; see docs/lab.md) on %s, %s, Python %s, %s." % (platform.machine(), cpu, platform.python_version(),
+        "Measured by `scripts/benchmark.py` on the local lab (the real Kubernetes control plane, podinfo pods as",
+        "processes, istiod programming the mesh Envoy, Prometheus; see docs/lab.md) on %s, %s, Python %s, %s." % (platform.machine(), cpu, platform.python_version(),
                                                                   datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
         "Weight changes are observed from outside (the VirtualService polled every 50 ms through the API server).",
         "Settings: interval %d s, step_weight %d, max_weight %d, threshold %d, load 10 qps x 2 workers on the canary Service."

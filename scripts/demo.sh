@@ -11,6 +11,7 @@ cd "$top"
 source scripts/env.sh
 
 DEMO_DIR="${DEMO_DIR:-$(mktemp -d -t progressive-delivery-demo.XXXXXX)}"
+mkdir -p "$DEMO_DIR"
 log="$DEMO_DIR/demo.log"
 started=$(date +%s)
 
@@ -58,7 +59,9 @@ play() {
   return "$rc"
 }
 
-say "starting the lab in $DEMO_DIR/lab (emulated Kubernetes API, Envoy, Prometheus, podinfo processes)"
+say "building the lab's upstream programs from their Go modules unless cached in ~/.cache/progressive-delivery: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, istiod (pilot-discovery), podinfo, Istio and Gateway API CRDs"
+scripts/build_lab_binaries.sh >>"$log" 2>&1
+say "starting the lab in $DEMO_DIR/lab (real Kubernetes control plane, istiod, two Envoys, Prometheus, podinfo pods)"
 python -m tests.lab up --dir "$DEMO_DIR/lab" >>"$log" 2>&1
 say "lab ready"
 

@@ -137,8 +137,14 @@ class Lab:
         assert body["status"] == "success", body
         return body["data"]["result"]
 
-    def pod_processes(self, workload="podinfo"):
-        """pod name -> (pid, version) of the workload's running pod processes the lab reports, checked against /proc."""
+    def pod_processes(self, workload="podinfo", namespace=None):
+        """pod name -> (pid, version) of the workload's running pod processes the lab reports, checked against /proc.
+
+        A pod's process is the podinfo binary the lab links per image tag
+        (``~/.cache/progressive-delivery/podinfo-tags/<tag>/podinfo``: the tag is the version it reports), started by the
+        node agent in the pod's network namespace with ``HOSTNAME`` = the pod's name and its working directory
+        ``<namespace>_<pod>``; ``namespace`` (default: any) keeps the pods of one namespace.
+        """
         result = {}
         for pid in self.info["pids"]["pods"]:
             try:
@@ -146,15 +152,21 @@ class Lab:
                     env = dict(item.split(b"=", 1) for item in handle.read().split(b"\0") if b"=" in item)
                 with open("/proc/%d/cmdline" % pid, "rb") as handle:
                     cmdline = handle.read().split(b"\0")
+                work = os.path.basename(os.readlink("/proc/%d/cwd" % pid))
             except OSError:
                 continue
-            name = env.get(b"LAB_POD_NAME", b"").decode()
+            program = cmdline[0].decode(errors="replace")
+            if os.path.basename(program) != "podinfo" or os.path.basename(os.path.dirname(os.path.dirname(program))) != "podinfo-tags":
+                continue
+            pod_namespace, _, name = work.partition("_")
+            if name != env.get(b"HOSTNAME", b"").decode() or (namespace is not None and pod_namespace != namespace):
+                continue
             # Pod names are <deployment>-<template hash>-<suffix>.
-            if b"tests.lab.podinfo" in cmdline and alive(pid) and name.rsplit("-", 2)[0] == workload:
-                result[name] = (pid, env.get(b"PODINFO_VERSION", b"").decode())
+            if alive(pid) and name.rsplit("-", 2)[0] == workload:
+                result[name] = (pid, os.path.basename(os.path.dirname(program)))
         return result
 
-    def describe(self, name="podinfo", namespace="test"):
+    def describe(self, name="podinfo", *, namespace):
         deployment = self.read("apps/v1", "Deployment", namespace, name) or {}
         lines = ["deployment %s: generation=%s spec.replicas=%s status=%s" % (
             name, (deployment.get("metadata") or {}).get("generation"), (deployment.get("spec") or {}).get("replicas"),
@@ -164,10 +176,12 @@ class Lab:
             lines.append("pod %s phase=%s conditions=%s containers=%s deleting=%s" % (
                 pod["metadata"]["name"], status.get("phase"), json.dumps(status.get("conditions")),
                 json.dumps(status.get("containerStatuses")), pod["metadata"].get("deletionTimestamp")))
-        lines.append("lab.json state=%s pods=%s processes=%s" % (self.info["state"], self.info["pids"]["pods"], self.pod_processes(name)))
+        lines.append("lab.json state=%s pods=%s processes=%s" % (self.info["state"], self.info["pids"]["pods"], self.pod_processes(name, namespace)))
         return "\n".join(lines)
 
     def rolled_out(self, name, replicas, namespace="test"):
+        """The Deployment ``namespace/name`` runs ``replicas`` updated, ready pods and no other (``namespace``: give it
+        in a shared lab; the default is for a lab of one's own, as tests/lab/tests use it)."""
         deployment = self.read("apps/v1", "Deployment", namespace, name)
         status = deployment.get("status") or {}
         pods = [p for p in self.resource("v1", "Pod").get(namespace=namespace).to_dict()["items"]

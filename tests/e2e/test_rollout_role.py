@@ -1,5 +1,6 @@
-"""The rollout role and playbooks end to end, through ansible-playbook, against the lab's emulated
-cluster (simulated pods) and a real Prometheus. Metric values come from constant PromQL queries so
+"""The rollout role and playbooks end to end, through ansible-playbook, against the session's lab
+(``shared_lab``: the real kube-apiserver and controllers, podinfo pods as real processes, the lab's
+Prometheus), each test in a namespace of its own. Metric values come from constant PromQL queries so
 each verdict is known in advance; real traffic and Istio-shaped metrics are molecule/lab's job."""
 
 import re

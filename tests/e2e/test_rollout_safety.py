@@ -1,5 +1,6 @@
-"""The rollout under operator actions and races, through ansible-playbook against the lab's emulated
-cluster (simulated pods) and a real Prometheus: an abort acted on at once, a forced abort that the
+"""The rollout under operator actions and races, through ansible-playbook against the session's lab
+(``shared_lab``: the real kube-apiserver and controllers, podinfo pods as real processes, the lab's
+Prometheus), each test in a namespace of its own: an abort acted on at once, a forced abort that the
 interrupted run cannot undo, a revision pushed mid-analysis, bad settings that write nothing, a dead
 runner taken over within one interval, a rollback that itself fails."""
 

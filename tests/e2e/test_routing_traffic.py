@@ -1,15 +1,17 @@
-"""A/B routing measured with traffic through the lab's real Envoy (RE2 regexes, Istio's match semantics).
+"""A/B routing measured with traffic through the lab's mesh Envoy as istiod programs it (RE2 regexes, Istio's match
+semantics).
 
-One lab for the module: podinfo 6.0.0 initialised by canary_init (the primary keeps 6.0.0), then the
+The session's lab (``shared_lab``), one namespace for the module: podinfo 6.0.0 initialised by canary_init (the primary keeps 6.0.0), then the
 target runs 6.0.1 as the canary. The weighted route gets conditions of its own, canary_route adds
 an A/B match, and requests for every combination are counted by the podinfo version that answered
-(its ``X-API-Version`` header): only requests that match the weighted route AND the A/B match may
+(the ``version`` of its JSON answer): only requests that match the weighted route AND the A/B match may
 reach the canary, requests that match neither of the weighted route's conditions fall through to a
 fallback route that answers 418 itself.
 """
 
 import collections
 import http.client
+import json
 import time
 from urllib.parse import urlsplit
 
@@ -18,13 +20,12 @@ import yaml
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
 
-from tests.mesh import REPO, podinfo_deployment, running_lab, wait_for
+from tests.cluster import Namespaces
+from tests.mesh import REPO, podinfo_deployment, wait_for
 from tests.modules.cluster.harness import run_module
 
 pytestmark = pytest.mark.lab
 
-NS = "routing"
-HOST = "podinfo.%s" % NS
 PRIMARY, CANARY, FALLBACK = "6.0.0", "6.0.1", 418
 REQUESTS = 50
 VS = ("networking.istio.io/v1beta1", "VirtualService")
@@ -34,60 +35,75 @@ BETA = [{"headers": {"x-beta": {"exact": "on"}}}]
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("lab")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def routed(lab):
+def routed(shared_lab):
     """canary_init on podinfo 6.0.0, the target then at 6.0.1, and the weighted route given its own
-    conditions plus a fallback route behind it (as a user edits the VirtualService)."""
-    lab.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-    lab.apply(podinfo_deployment(NS, version=PRIMARY, replicas=1))
-    wait_for(lambda: lab.rolled_out("podinfo", 1, NS), 30, "podinfo 6.0.0", describe=lambda: lab.describe(namespace=NS))
-    init = run_module(canary_init, lab, dict(namespace=NS, target="podinfo", wait_timeout=60))
+    conditions plus a fallback route behind it (as a user edits the VirtualService), in a namespace of the module's own."""
+    namespaces = Namespaces(shared_lab.store)
+    ns = namespaces.create("routing-traffic")
+    try:
+        yield route(shared_lab, ns)
+    finally:
+        namespaces.delete(ns)
+
+
+class Routed:
+    def __init__(self, lab, ns):
+        self.lab, self.ns, self.host = lab, ns, "podinfo.%s" % ns
+
+
+def route(lab, ns):
+    lab.apply(podinfo_deployment(ns, version=PRIMARY, replicas=1))
+    wait_for(lambda: lab.rolled_out("podinfo", 1, ns), 90, "podinfo 6.0.0", describe=lambda: lab.describe(namespace=ns))
+    init = run_module(canary_init, lab, dict(namespace=ns, target="podinfo", wait_timeout=60))
     assert not init.get("failed"), init
-    target = lab.read("apps/v1", "Deployment", NS, "podinfo")
+    target = lab.read("apps/v1", "Deployment", ns, "podinfo")
     target["spec"]["replicas"] = 1
     target["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:" + CANARY
     lab.apply(target)
-    wait_for(lambda: lab.rolled_out("podinfo", 1, NS), 30, "the canary at 6.0.1", describe=lambda: lab.describe(namespace=NS))
+    wait_for(lambda: lab.rolled_out("podinfo", 1, ns), 90, "the canary at 6.0.1", describe=lambda: lab.describe(namespace=ns))
 
-    vs = lab.read(VS[0], VS[1], NS, "podinfo")
+    vs = lab.read(VS[0], VS[1], ns, "podinfo")
     assert [route["name"] for route in vs["spec"]["http"]] == ["podinfo"]
     vs["spec"]["http"][0]["match"] = OWN_MATCH
     vs["spec"]["http"].append({"name": "fallback", "directResponse": {"status": FALLBACK, "body": {"string": "fallback"}}})
     lab.apply(vs)
-    wait_for(lambda: outcomes(lab, "/version", {}, 1) == {FALLBACK: 1}, 10, "the fallback route")
-    wait_for(lambda: outcomes(lab, "/api/info", {}, 1) == {PRIMARY: 1}
-             and outcomes(lab, "/", {}, 1, host="podinfo-canary.%s" % NS) == {CANARY: 1}, 10, "primary and canary")
-    return lab
+    routed = Routed(lab, ns)
+    wait_for(lambda: outcomes(routed, "/version", {}, 1) == {FALLBACK: 1}, 60, "the fallback route")
+    wait_for(lambda: outcomes(routed, "/api/info", {}, 1) == {PRIMARY: 1}
+             and outcomes(routed, "/", {}, 1, host="podinfo-canary.%s" % ns) == {CANARY: 1}, 60, "primary and canary")
+    return routed
 
 
-def outcomes(lab, path, headers, count, host=HOST):
+def outcomes(routed, path, headers, count, host=None):
     """``count`` requests through the mesh on one kept-alive connection: podinfo version (or status) -> requests."""
-    url = urlsplit(lab.info["mesh"])
+    host = host or routed.host
+    url = urlsplit(routed.lab.info["mesh"])
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
     seen = collections.Counter()
     try:
         for _ in range(count):
             conn.request("GET", path, headers=dict(headers, Host=host))
             response = conn.getresponse()
-            response.read()
-            seen[response.getheader("X-API-Version") or response.status] += 1
+            body = response.read()
+            # The version podinfo reports in its JSON body (/, /api/info, /version); the fallback route's status otherwise.
+            # (Real podinfo sets X-API-Version on the request it serves, not on its response, as the emulated one did.)
+            try:
+                version = json.loads(body).get("version") if response.status == 200 else None
+            except ValueError:
+                version = None
+            seen[version or response.status] += 1
     finally:
         conn.close()
     return dict(seen)
 
 
-def set_ab_match(lab, match, probe):
+def set_ab_match(routed, match, probe):
     """canary_route at weight 0 with ``match``; returns once Envoy serves it (``probe``: path, headers, expected)."""
-    result = run_module(canary_route, lab, dict(namespace=NS, target="podinfo", weight=0, match=match))
+    result = run_module(canary_route, routed.lab, dict(namespace=routed.ns, target="podinfo", weight=0, match=match))
     assert not result.get("failed"), result
     path, headers, expected = probe
-    wait_for(lambda: outcomes(lab, path, headers, 1) == {expected: 1}, 10, "the A/B route in Envoy")
-    time.sleep(0.2)  # one RDS file holds every route: once the probe sees the change, all of it is live
+    wait_for(lambda: outcomes(routed, path, headers, 1) == {expected: 1}, 10, "the A/B route in Envoy")
+    time.sleep(0.2)  # one route configuration (RDS) holds every route of the port: once the probe sees the change, all of it is live
     return result
 
 

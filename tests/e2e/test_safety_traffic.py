@@ -1,5 +1,5 @@
-"""Operator actions on a running rollout, with steady clients through the full lab's mesh (real Envoy, podinfo
-processes): an abort takes the canary out of the traffic within two seconds of its request and fails no request;
+"""Operator actions on a running rollout, with steady clients through the session's lab (``shared_lab``: the real
+control plane, istiod programming the mesh Envoy, the podinfo binary as pods), in a namespace of the module's own: an abort takes the canary out of the traffic within two seconds of its request and fails no request;
 a forced abort takes the canary from the running run, which then touches nothing (before the fix it raised the
 weight of a canary scaled to 0, and clients got 503s)."""
 
@@ -13,25 +13,24 @@ import time
 
 import pytest
 
-from tests.mesh import REPO, SteadyTraffic, podinfo_deployment, running_lab, wait_for
+from tests.cluster import Namespaces
+from tests.mesh import REPO, SteadyTraffic, podinfo_deployment, wait_for
 
 pytestmark = pytest.mark.lab
 
-NS = "safety"
-HOST = "podinfo.%s:9898" % NS
 VS = ("networking.istio.io/v1beta1", "VirtualService")
 
 
 class Runs:
     """ansible-playbook runs of the collection's playbooks against the lab."""
 
-    def __init__(self, lab, tmp_path):
-        self.lab, self.tmp_path, self.count = lab, tmp_path, 0
+    def __init__(self, lab, namespace, tmp_path):
+        self.lab, self.namespace, self.tmp_path, self.count = lab, namespace, tmp_path, 0
 
     def command(self, playbook, **overrides):
         extra = {
             "rollout_target": "podinfo",
-            "rollout_namespace": NS,
+            "rollout_namespace": self.namespace,
             "rollout_kubeconfig": self.lab.kubeconfig,
             "rollout_progress_deadline_seconds": 60,
             "rollout_scale_down_delay": 2,
@@ -62,38 +61,52 @@ class Runs:
         return process, output, reader
 
 
+class Target:
+    """podinfo under the rollout in the module's namespace ``ns`` of ``lab``; ``host`` for the mesh, ``runs``."""
+
+    def __init__(self, lab, ns, runs):
+        self.lab, self.ns, self.runs = lab, ns, runs
+        self.host = "podinfo.%s:9898" % ns
+
+    def read(self, api_version, kind, name):
+        return self.lab.read(api_version, kind, self.ns, name)
+
+
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("safety-lab")) as running:
-        running.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-        running.apply(podinfo_deployment(NS, "6.0.0", replicas=1))
-        runs = Runs(running, tmp_path_factory.mktemp("safety-runs"))
+def target(shared_lab, tmp_path_factory):
+    namespaces = Namespaces(shared_lab.store)
+    ns = namespaces.create("safety-traffic")
+    try:
+        shared_lab.apply(podinfo_deployment(ns, "6.0.0", replicas=1))
+        runs = Runs(shared_lab, ns, tmp_path_factory.mktemp("safety-runs"))
         rc, out = runs.run()
         assert rc == 0, out
-        wait_for(lambda: running.rolled_out("podinfo-primary", 1, namespace=NS), 60, "the primary")
-        running.runs = runs
-        yield running
+        wait_for(lambda: shared_lab.rolled_out("podinfo-primary", 1, namespace=ns), 60, "the primary",
+                 describe=lambda: shared_lab.describe("podinfo-primary", namespace=ns))
+        yield Target(shared_lab, ns, runs)
+    finally:
+        namespaces.delete(ns)
 
 
-def release(lab, version):
-    deployment = lab.read("apps/v1", "Deployment", NS, "podinfo")
+def release(target, version):
+    deployment = target.read("apps/v1", "Deployment", "podinfo")
     deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:" + version
-    lab.apply(deployment)
+    target.lab.apply(deployment)
 
 
-def canary_weight(lab):
-    vs = lab.read(VS[0], VS[1], NS, "podinfo")
+def canary_weight(target):
+    vs = target.read(VS[0], VS[1], "podinfo")
     return [r for r in vs["spec"]["http"][-1]["route"] if r["destination"]["host"].startswith("podinfo-canary")][0].get("weight", 0)
 
 
-def status(lab):
-    return json.loads(lab.read("v1", "ConfigMap", NS, "podinfo-canary-status")["data"]["status.json"])
+def status(target):
+    return json.loads(target.read("v1", "ConfigMap", "podinfo-canary-status")["data"]["status.json"])
 
 
-def started_at_weight_20(lab, version):
-    release(lab, version)
-    process, output, reader = lab.runs.start()
-    wait_for(lambda: canary_weight(lab) == 20, 90, "the canary at weight 20", interval=0.2, describe=lambda: "".join(output)[-3000:])
+def started_at_weight_20(target, version):
+    release(target, version)
+    process, output, reader = target.runs.start()
+    wait_for(lambda: canary_weight(target) == 20, 90, "the canary at weight 20", interval=0.2, describe=lambda: "".join(output)[-3000:])
     return process, output, reader
 
 
@@ -107,16 +120,16 @@ def finish(process, reader, timeout=120):
     return process.returncode
 
 
-def test_abort_takes_the_canary_out_within_two_seconds_and_fails_no_request(lab):
-    process, output, reader = started_at_weight_20(lab, "6.0.1")
-    with SteadyTraffic(lab, HOST, clients=2) as traffic:
+def test_abort_takes_the_canary_out_within_two_seconds_and_fails_no_request(target):
+    process, output, reader = started_at_weight_20(target, "6.0.1")
+    with SteadyTraffic(target.lab, target.host, clients=2) as traffic:
         wait_for(lambda: traffic.versions["6.0.1"] >= 20, 30, "the canary's share of the traffic", describe=traffic.summary)
-        rc, out = lab.runs.run("abort", rollout_reason="error budget burnt")
+        rc, out = target.runs.run("abort", rollout_reason="error budget burnt")
         assert rc == 0, out
         code = finish(process, reader)
         time.sleep(3)
     assert code != 0, "".join(output)
-    recorded = status(lab)
+    recorded = status(target)
     requested = recorded["run"]["requested_at"]
     requested_at = calendar.timegm(time.strptime(requested[:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + requested[20:26])
     lag = traffic.last_seen["6.0.1"] - requested_at
@@ -125,14 +138,14 @@ def test_abort_takes_the_canary_out_within_two_seconds_and_fails_no_request(lab)
     assert traffic.total >= 500
     assert lag < 2.0
     assert recorded["phase"] == "Failed" and recorded["reason"] == "error budget burnt"
-    assert canary_weight(lab) == 0
+    assert canary_weight(target) == 0
 
 
-def test_forced_abort_leaves_the_interrupted_run_nothing_to_break(lab):
-    process, output, reader = started_at_weight_20(lab, "6.0.2")
-    with SteadyTraffic(lab, HOST, clients=2) as traffic:
+def test_forced_abort_leaves_the_interrupted_run_nothing_to_break(target):
+    process, output, reader = started_at_weight_20(target, "6.0.2")
+    with SteadyTraffic(target.lab, target.host, clients=2) as traffic:
         wait_for(lambda: traffic.versions["6.0.2"] >= 20, 30, "the canary's share of the traffic", describe=traffic.summary)
-        rc, out = lab.runs.run("abort", rollout_lock_force=True, rollout_reason="forced by the operator")
+        rc, out = target.runs.run("abort", rollout_lock_force=True, rollout_reason="forced by the operator")
         assert rc == 0, out
         aborted_at = time.time()
         code = finish(process, reader)
@@ -140,10 +153,10 @@ def test_forced_abort_leaves_the_interrupted_run_nothing_to_break(lab):
         time.sleep(max(0, aborted_at + 22 - time.time()))
     text = "".join(output)
     print(traffic.summary())
-    assert code != 0 and "lost the lock of canary podinfo.%s" % NS in text, text[-3000:]
+    assert code != 0 and "lost the lock of canary podinfo.%s" % target.ns in text, text[-3000:]
     assert traffic.failures == [], traffic.summary()
     assert traffic.last_seen["6.0.2"] < aborted_at
-    assert canary_weight(lab) == 0
-    recorded = status(lab)
+    assert canary_weight(target) == 0
+    recorded = status(target)
     assert recorded["phase"] == "Failed" and recorded["reason"] == "forced by the operator"
-    assert lab.read("apps/v1", "Deployment", NS, "podinfo")["spec"]["replicas"] == 0
+    assert target.read("apps/v1", "Deployment", "podinfo")["spec"]["replicas"] == 0

@@ -1,12 +1,12 @@
 """No request lost at the switch: canary_promote and canary_rollback under steady traffic through the mesh.
 
-The full lab (real Envoy, pods as real processes, ``python -m tests.lab up``), one lab for the file.
-Each test sets up Flagger's tutorial podinfo in its own namespace, initialises it with canary_init,
+The session's lab (``shared_lab``: the real control plane, istiod programming the mesh Envoy, the podinfo binary as
+pods). Each test sets up Flagger's tutorial podinfo in its own namespace (``namespace``), initialises it with canary_init,
 releases 6.0.1 on the target, routes 80% to the canary, and then switches with clients sending
 requests without pause through the mesh: every 5xx and every connection error counts as a failure.
 
 The modules run in-process (``run_module``) against the lab's kubeconfig, as ansible-playbook would
-run them. The lab's mesh serves a VirtualService change 30-60 ms after the API write (docs/lab.md),
+run them. istiod pushes a VirtualService change to the mesh Envoy well within a second of the API write,
 so a short ``scale_down_delay`` is plenty here; the point is the order (route, wait, scale down).
 """
 
@@ -17,13 +17,13 @@ import pytest
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_promote, canary_rollback, canary_route
 
-from tests.mesh import SteadyTraffic, podinfo_deployment, running_lab, wait_for
+from tests.mesh import SteadyTraffic, podinfo_deployment, wait_for
 from tests.modules.cluster.harness import run_module
 
 pytestmark = pytest.mark.lab
 
 OLD, NEW = "6.0.0", "6.0.1"
-# Far above the lab's 30-60 ms from API write to a served route, far below the module default.
+# Far above istiod's push of a route to the mesh Envoy, far below the module default.
 DELAY = 2
 SWITCH_ARGS = dict(scale_down_delay=DELAY)
 MIN_REQUESTS = 1000
@@ -31,10 +31,9 @@ CLIENTS = 4     # more requests in flight at any moment than 2 clients: a lost o
 SIDE = MIN_REQUESTS // 2    # requests before the call, and again after it
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("switch-lab")) as running:
-        yield running
+@pytest.fixture
+def lab(shared_lab):
+    return shared_lab
 
 
 class TimedTraffic(SteadyTraffic):
@@ -60,19 +59,18 @@ class TimedTraffic(SteadyTraffic):
 
 def canary_at_80(lab, namespace):
     """podinfo initialised in ``namespace`` (primary on 6.0.0), 6.0.1 on the target (1 replica), 80% to the canary."""
-    lab.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     lab.apply(podinfo_deployment(namespace, version=OLD, replicas=1))
     args = dict(namespace=namespace, target="podinfo")
     init = run_module(canary_init, lab, dict(args, wait_timeout=60))
     assert not init.get("failed"), init
-    wait_for(lambda: lab.rolled_out("podinfo-primary", 1, namespace), 30, "the primary",
-             describe=lambda: lab.describe("podinfo-primary", namespace))
+    wait_for(lambda: lab.rolled_out("podinfo-primary", 1, namespace), 90, "the primary",
+             describe=lambda: lab.describe("podinfo-primary", namespace=namespace))
 
     patch = {"spec": {"replicas": 1, "template": {"spec": {"containers": [
         {"name": "podinfod", "image": "ghcr.io/stefanprodan/podinfo:" + NEW}]}}}}
     lab.resource("apps/v1", "Deployment").patch(name="podinfo", namespace=namespace, body=patch,
                                                 content_type="application/strategic-merge-patch+json")
-    wait_for(lambda: lab.rolled_out("podinfo", 1, namespace), 60, "the canary 6.0.1", describe=lambda: lab.describe("podinfo", namespace))
+    wait_for(lambda: lab.rolled_out("podinfo", 1, namespace), 90, "the canary 6.0.1", describe=lambda: lab.describe("podinfo", namespace=namespace))
     routed = run_module(canary_route, lab, dict(args, weight=80))
     assert not routed.get("failed") and routed["weights"] == {"primary": 20, "canary": 80}, routed
     return args
@@ -114,15 +112,14 @@ def assert_clean_switch(result, traffic, ended):
     assert result["drained_seconds"] >= DELAY
 
 
-def test_promote_at_80_percent_drops_no_request(lab):
-    namespace = "switch-promote"
+def test_promote_at_80_percent_drops_no_request(lab, namespace):
     args = canary_at_80(lab, namespace)
     # The primary's rolling update first, before the clients start (as the role does with step_weight_promotion): the
     # lab's pods exit at once on SIGTERM and its one Envoy has no destination sidecar to turn a request cut by a dying
     # old primary pod into a retried 503, so that rollout loses a request or two in the lab whatever the switch does.
     rolled = run_module(canary_promote, lab, dict(args, timeout=60, route=False, scale_down=False))
     assert not rolled.get("failed"), rolled
-    wait_for(lambda: lab.rolled_out("podinfo-primary", 1, namespace), 30, "the primary on 6.0.1")
+    wait_for(lambda: lab.rolled_out("podinfo-primary", 1, namespace), 90, "the primary on 6.0.1")
     result, traffic, started, ended, before, during = switch_under_traffic(
         lab, namespace, canary_promote, dict(args, timeout=60, **SWITCH_ARGS))
     report("promote", result, traffic, started, ended, before, during)
@@ -134,8 +131,7 @@ def test_promote_at_80_percent_drops_no_request(lab):
     assert set(traffic.versions) == {NEW}
 
 
-def test_rollback_at_80_percent_drops_no_request(lab):
-    namespace = "switch-rollback"
+def test_rollback_at_80_percent_drops_no_request(lab, namespace):
     args = canary_at_80(lab, namespace)
     result, traffic, started, ended, before, during = switch_under_traffic(
         lab, namespace, canary_rollback, dict(args, reason="switch test", **SWITCH_ARGS))
