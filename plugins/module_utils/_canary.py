@@ -35,6 +35,9 @@ HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
 # Seconds the canary keeps its pods after the route switch (Argo Rollouts' scaleDownDelaySeconds
 # default): far above istiod's push debounce (at most 10 s by default) plus the push to every sidecar.
 SCALE_DOWN_DELAY = 30
+# Scaling the target takes its replica count over from whoever wrote it meanwhile (its HPA, the user):
+# a 409 caused by their change of spec.replicas alone is sent again.
+REPLICAS = ("spec.replicas",)
 
 _REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
@@ -167,7 +170,7 @@ def _scale_to_zero(cluster, target, changes, annotations=None):
     desired = {"spec": {"replicas": 0}}
     if annotations:
         desired["metadata"] = {"annotations": annotations}
-    return cluster.write(target, overlay(target, desired), changes)
+    return cluster.write(target, overlay(target, desired), changes, claimed=REPLICAS)
 
 
 def run_scale(module):
@@ -187,7 +190,7 @@ def run_scale(module):
     elif replicas < 0:
         raise CanaryError("replicas must be 0 or more, got %d" % replicas, field="replicas")
     before = (target.get("spec") or {}).get("replicas")
-    cluster.write(target, overlay(target, {"spec": {"replicas": replicas}}), changes)
+    cluster.write(target, overlay(target, {"spec": {"replicas": replicas}}), changes, claimed=REPLICAS)
     return _finish(module, changes, {"replicas": replicas, "previous_replicas": before})
 
 

@@ -38,7 +38,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s._errors i
     api_reason,
     unreachable_message,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s._objects import describe, merge_patch, patches_overlap, strip_object
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s._objects import (
+    describe,
+    merge_patch,
+    patches_overlap,
+    strip_object,
+    without_paths,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s._waiter import get_waiter
 
 K8S_CORE_IMPORT_ERROR = None
@@ -241,8 +247,11 @@ class Cluster(object):
 
     # -- writes, "retry on a non-overlapping 409"
 
-    def write(self, existing, new, changes):
+    def write(self, existing, new, changes, claimed=()):
         """Create ``new`` or patch ``existing`` into it; record the change and return ``new``.
+
+        ``claimed``: dotted paths this write takes over whatever another writer put there meanwhile
+        (``spec.replicas``, which the HPA and the user also write, when the canary is scaled).
 
         The object returned and shown in the diff is the one computed here, in check mode and for
         real alike, so a check run predicts exactly what a real run reports. Server defaults are
@@ -264,7 +273,7 @@ class Cluster(object):
             if self.dry_run and self._key(existing) in self._dry_run_created:
                 self._create(new)  # created by this dry run, so not stored: the server can only judge it whole
             else:
-                self._patch(existing, patch)
+                self._patch(existing, patch, claimed=claimed)
         changes.record(existing, "updated", existing, new)
         return new
 
@@ -280,7 +289,7 @@ class Cluster(object):
         if self.dry_run:
             self._dry_run_created.add(self._key(new))
 
-    def _patch(self, existing, patch, attempts=5):
+    def _patch(self, existing, patch, attempts=5, claimed=()):
         """Send ``patch`` guarded by the resourceVersion it was computed from.
 
         When the object changed meanwhile (controllers write status and annotations all the time),
@@ -304,7 +313,7 @@ class Cluster(object):
                 current = self.get(existing["apiVersion"], existing["kind"], metadata.get("namespace"), metadata["name"])
                 if current is None:
                     raise ClusterError("%s was deleted while this task ran; run the task again" % what)
-                if patches_overlap(merge_patch(base, strip_object(current)), patch):
+                if patches_overlap(without_paths(merge_patch(base, strip_object(current)), claimed), patch):
                     raise self._api_error(exc, "update", what)
                 version = current["metadata"].get("resourceVersion")
             except Urllib3Error as exc:

@@ -67,6 +67,29 @@ def patches_overlap(first, second):
     return False
 
 
+def without_paths(patch, paths):
+    """``patch`` without the dotted ``paths`` (and without the mappings that leaves empty)."""
+    result = copy.deepcopy(patch)
+    for path in paths:
+        keys = path.split(".")
+        node = result
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if isinstance(node, dict):
+            node.pop(keys[-1], None)
+    return _prune(result)
+
+
+def _prune(value):
+    """``value`` without the mappings left empty."""
+    if not isinstance(value, dict):
+        return value
+    pruned = dict((key, _prune(item)) for key, item in value.items())
+    return dict((key, item) for key, item in pruned.items() if item != {})
+
+
 def overlay(existing, desired, replace=()):
     """``existing`` with ``desired`` written over it.
 

@@ -78,3 +78,16 @@ def test_secret_values_are_masked_in_the_diff():
     config_map = {"kind": "ConfigMap", "metadata": {"name": "env-primary"}, "data": {"A": "1"}}
     changes.record(config_map, "created", None, config_map)
     assert changes.diff()["after"]["ConfigMap/env-primary"]["data"] == {"A": "1"}
+
+
+def test_without_paths_drops_a_claimed_field_and_what_it_leaves_empty():
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s._objects import patches_overlap, without_paths
+
+    theirs = {"spec": {"replicas": 2}, "metadata": {"annotations": {"x": "1"}}}
+    assert without_paths(theirs, ("spec.replicas",)) == {"metadata": {"annotations": {"x": "1"}}}
+    assert theirs["spec"] == {"replicas": 2}  # not changed in place
+    ours = {"spec": {"replicas": 0}}
+    assert patches_overlap(theirs, ours) and not patches_overlap(without_paths(theirs, ("spec.replicas",)), ours)
+    # their change of another spec field still overlaps a claim-free patch of it
+    assert patches_overlap(without_paths({"spec": {"replicas": 2, "paused": True}}, ("spec.replicas",)), {"spec": {"paused": False}})
+    assert without_paths({"spec": {"template": {}}}, ("spec.replicas", "status.x")) == {}
