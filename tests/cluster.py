@@ -166,7 +166,7 @@ class Namespaces:
         self.store = store
 
     def create(self, label):
-        name = ("t%d-%s" % (next(self._counter), re.sub(r"[^a-z0-9-]+", "-", label.lower()))[:50]).strip("-")
+        name = ("t%d-%s" % (next(self._counter), re.sub(r"[^a-z0-9-]+", "-", label.lower())))[:50].strip("-")
         self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
         # What the controller-manager adds to every namespace, before a test snapshots it or creates
         # pods (the ServiceAccount admission refuses pods until "default" exists).
