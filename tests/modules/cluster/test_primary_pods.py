@@ -30,17 +30,20 @@ def ready_primary_colors(lab):
 
 def test_primary_pods_use_the_primary_config_copy(lab):
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo-env"},
-                  "data": {"PODINFO_UI_COLOR": "#34577c"}}
+                  "data": {"PODINFO_UI_COLOR": "#2f9e44"}}
     deployment = podinfo_deployment(replicas=1)
-    deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "podinfo-env"}}]
+    # A key reference (the lab's node agent resolves env keys, not envFrom); not podinfo's default colour
+    # (#34577c), so the first check proves the pods read the copy.
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "PODINFO_UI_COLOR", "valueFrom": {"configMapKeyRef": {"name": "podinfo-env", "key": "PODINFO_UI_COLOR"}}}]
     seed(lab, config_map, deployment)
     result = run_module(canary_init, lab, dict(target="podinfo", wait_timeout=60))
     assert not result.get("failed"), result
-    assert ready_primary_colors(lab) == ["#34577c"]
+    assert ready_primary_colors(lab) == ["#2f9e44"]
 
     # The user edits the ConfigMap for the next release: the primary keeps running on its copy.
     edit(lab, "v1", "ConfigMap", "podinfo-env", lambda cm: cm["data"].update(PODINFO_UI_COLOR="#ff0000"))
-    assert lab.store.get("v1", "ConfigMap", lab.namespace, "podinfo-env-primary")["data"]["PODINFO_UI_COLOR"] == "#34577c"
+    assert lab.store.get("v1", "ConfigMap", lab.namespace, "podinfo-env-primary")["data"]["PODINFO_UI_COLOR"] == "#2f9e44"
 
     promoted = run_module(canary_promote, lab, dict(target="podinfo", timeout=60))
     assert not promoted.get("failed"), promoted
