@@ -46,6 +46,11 @@ def lock_name(target):
     return target + LOCK_SUFFIX
 
 
+def target_names(target):
+    """The names derived from the target that an operator reads in messages: primary, status, lock."""
+    return {"primary": primary_name(target), "status": status_name(target), "lock": lock_name(target)}
+
+
 def apex_name(params):
     """The apex Service / VirtualService: ``service_name``, defaulting to the target's name."""
     return params.get("service_name") or params["target"]

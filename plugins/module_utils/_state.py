@@ -16,7 +16,9 @@ import datetime
 import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils._names import managed_labels
+from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Conflict
+from ansible_collections.progressive.delivery.plugins.module_utils.state import gates
 from ansible_collections.progressive.delivery.plugins.module_utils.state import lock as lk
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import revision
@@ -103,12 +105,12 @@ def run_state(module):
     return result
 
 
-def _write_status(module, configmaps, existing, previous):
+def _write_status(module, configmaps, existing, previous, patch=None):
     params = module.params
     target, namespace = params["target"], params["namespace"]
     name = st.status_name(target)
     result = {"changed": False}
-    patch = params["status"]
+    patch = params["status"] if patch is None else patch
     updated = st.apply_update(previous, patch)
     result["status"] = updated
     result["exists"] = existing is not None
@@ -139,6 +141,38 @@ def _write_status(module, configmaps, existing, previous):
             if existing is not None and updated == current:
                 result["changed"] = False
                 break
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# canary_gate
+
+
+def run_gate(module):
+    """An operator's action on a gate, or (``action`` omitted) a run passing it: an approval is used up."""
+    params = module.params
+    target, namespace, gate = params["target"], params["namespace"], params["gate"]
+    configmaps = module.cluster.objects("v1", "ConfigMap")
+    existing = configmaps.get(namespace, st.status_name(target))
+    if existing is None:
+        raise CanaryError("%s.%s has no rollout status (ConfigMap %s): a gate belongs to an initialized canary; run the playbook "
+                          "progressive.delivery.rollout first" % (target, namespace, st.status_name(target)), field="target")
+    previous = st.decode(existing)
+    at = st.now_rfc3339()
+    if params["action"]:
+        # the gate already in that state: nothing to write (idempotent), its who and when kept
+        wanted = gates.operate(gate, params["action"], params["by"], at)
+        patch = None if gates.state(previous, gate) == wanted["gates"][gate]["state"] else wanted
+        passed = None
+    else:
+        passed = gates.passes(previous, gate)
+        patch = gates.pass_through(previous, gate, at) if passed else None
+    result = {"changed": False, "gate": gate, "state": gates.state(previous, gate), "passed": passed}
+    if patch is not None:
+        written = _write_status(module, configmaps, existing, previous, patch)
+        result.update(changed=written["changed"], state=gates.state(written["status"], gate))
+        if "diff" in written:
+            result["diff"] = written["diff"]
     return result
 
 

@@ -35,6 +35,8 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
+  - progressive.delivery.target.service_name
   - progressive.delivery.fence
 attributes:
   check_mode:
@@ -45,20 +47,6 @@ attributes:
   idempotent:
     support: full
 options:
-  namespace:
-    description: Namespace of the target Deployment and of every object this module writes.
-    type: str
-    required: true
-  target:
-    description: Name of the user's Deployment (the canary).
-    type: str
-    required: true
-  service_name:
-    description:
-      - The apex name used for the Services, DestinationRules and VirtualService. Defaults to O(target).
-      - Service names must be DNS-1035 labels (lowercase letters, digits and C(-), starting with a letter), and with the suffixes
-        C(-primary) and C(-canary) at most 63 characters, so the apex may have at most 55.
-    type: str
   router:
     description:
       - The traffic router (the mesh) whose objects are created. V(istio) creates the DestinationRules
@@ -204,14 +192,13 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_init
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import router_argument_spec
 
 
-def argument_spec():
-    spec = common_argument_spec()
-    spec.update(router_argument_spec())
-    spec.update(
+def main():
+    CanaryModule(dict(
+        router_argument_spec(),
         port=dict(type="int"),
         port_name=dict(type="str", default="http"),
         target_port=dict(type="raw"),
@@ -226,12 +213,7 @@ def argument_spec():
         hpa=dict(type="str"),
         config_tracking=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
-    )
-    return spec
-
-
-def main():
-    CanaryModule(argument_spec()).run(run_init)
+    )).run(run_init)
 
 
 if __name__ == "__main__":

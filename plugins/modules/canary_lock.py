@@ -28,14 +28,6 @@ description:
   - Writes replace the Lease with the resourceVersion that was read, so two runs racing for a free lease cannot both
     get it; the loser fails naming the winner.
 options:
-  target:
-    description: Name of the target Deployment (the canary).
-    type: str
-    required: true
-  namespace:
-    description: Namespace of the target.
-    type: str
-    required: true
   holder:
     description:
       - Who holds the lock - unique per run, for example C(user@controller:pid) or an AWX job id. The same value must be
@@ -67,6 +59,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
 attributes:
   check_mode:
     support: full
@@ -161,23 +154,18 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._state import run_lock
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, target_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 
 
-def argspec():
-    spec = target_argument_spec(service_name=False, fence=False)
-    spec.update(
+def main():
+    CanaryModule(dict(
         holder=dict(type="str", required=True),
         ttl=dict(type="int", default=120),
         state=dict(type="str", choices=["acquired", "renewed", "released"], default="acquired"),
         force=dict(type="bool", default=False),
         token=dict(type="str", no_log=False),
-    )
-    return spec
-
-
-def main():
-    CanaryModule(argspec(), rehearse=False, name="canary_lock", required_if=[("state", "renewed", ["token"])]).run(run_lock)
+    ), service_name=False, fence=False, rehearse=False, name="canary_lock",
+        required_if=[("state", "renewed", ["token"])]).run(run_lock)
 
 
 if __name__ == "__main__":

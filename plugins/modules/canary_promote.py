@@ -35,6 +35,8 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
+  - progressive.delivery.target.service_name
   - progressive.delivery.fence
   - progressive.delivery.routing
 attributes:
@@ -50,17 +52,6 @@ attributes:
     details: A second call finds the primary promoted, the route at 100/0 and the target at 0 replicas; it writes nothing and
       does not wait.
 options:
-  namespace:
-    description: Namespace of the target and the objects of the canary.
-    type: str
-    required: true
-  target:
-    description: Name of the user's Deployment (the canary) whose pod template is promoted.
-    type: str
-    required: true
-  service_name:
-    description: The apex name (VirtualService and Services). Defaults to O(target).
-    type: str
   timeout:
     description: Seconds (0 or more) to wait for the primary rollout to complete.
     type: int
@@ -215,26 +206,20 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import SCALE_DOWN_DELAY, run_promote
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 
 
-def argument_spec():
-    spec = common_argument_spec()
-    spec.update(routing_argument_spec())
-    spec.update(
+def main():
+    CanaryModule(dict(
+        routing_argument_spec(),
         timeout=dict(type="int", default=600),
         route=dict(type="bool", default=True),
         scale_down=dict(type="bool", default=True),
         scale_down_delay=dict(type="int", default=SCALE_DOWN_DELAY),
         expected_hash=dict(type="str"),
         config_tracking=dict(type="bool", default=True),
-    )
-    return spec
-
-
-def main():
-    CanaryModule(argument_spec()).run(run_promote)
+    )).run(run_promote)
 
 
 if __name__ == "__main__":

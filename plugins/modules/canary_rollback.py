@@ -28,6 +28,8 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
+  - progressive.delivery.target.service_name
   - progressive.delivery.fence
   - progressive.delivery.routing
 attributes:
@@ -41,17 +43,6 @@ attributes:
     support: full
     details: A second call finds the route at 100/0 and the target at 0 replicas; it writes nothing and does not wait.
 options:
-  namespace:
-    description: Namespace of the target and the VirtualService.
-    type: str
-    required: true
-  target:
-    description: Name of the user's Deployment (the canary) to scale down.
-    type: str
-    required: true
-  service_name:
-    description: The apex name (VirtualService and Services). Defaults to O(target).
-    type: str
   reason:
     description:
       - Why the canary is rolled back (for example the failed check); recorded on the target and returned.
@@ -116,17 +107,12 @@ scaled_down:
   returned: success
   type: bool
 drained_seconds:
-  description:
-    - Seconds waited between the route switch and the scale-down (see O(scale_down_delay)); V(0) when nothing was scaled down,
-      in check mode, and with O(scale_down_delay=0).
+  description: The drain before the scale-down, as RV(progressive.delivery.canary_promote#module:drained_seconds).
   returned: success
   type: float
   sample: 30.002
 route_reconciled:
-  description:
-    - V(true) when Istio's distribution status reported the route served by every proxy before the scale-down, V(false) when it
-      still reported it propagating at the end of O(scale_down_delay) (the target was scaled down anyway, with a warning), and
-      null when there was no such status to read (or no wait).
+  description: Whether every proxy served the route before the scale-down, as RV(progressive.delivery.canary_promote#module:route_reconciled).
   returned: success
   type: bool
   sample: null
@@ -142,22 +128,14 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import SCALE_DOWN_DELAY, run_rollback
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 
 
-def argument_spec():
-    spec = common_argument_spec()
-    spec.update(routing_argument_spec())
-    spec.update(
-        reason=dict(type="str"),
-        scale_down_delay=dict(type="int", default=SCALE_DOWN_DELAY),
-    )
-    return spec
-
-
 def main():
-    CanaryModule(argument_spec(), rehearse=False).run(run_rollback)
+    # Not rehearsed: a rollback writes what it can even when a later write is refused.
+    CanaryModule(dict(routing_argument_spec(), reason=dict(type="str"), scale_down_delay=dict(type="int", default=SCALE_DOWN_DELAY)),
+                 rehearse=False).run(run_rollback)
 
 
 if __name__ == "__main__":

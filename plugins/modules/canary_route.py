@@ -32,6 +32,8 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
+  - progressive.delivery.target.service_name
   - progressive.delivery.fence
   - progressive.delivery.routing
 attributes:
@@ -43,17 +45,6 @@ attributes:
   idempotent:
     support: full
 options:
-  namespace:
-    description: Namespace of the target and the VirtualService.
-    type: str
-    required: true
-  target:
-    description: Name of the user's Deployment (the canary). It must exist.
-    type: str
-    required: true
-  service_name:
-    description: The apex name (VirtualService C(<apex>), Services C(<apex>-primary) and C(<apex>-canary)). Defaults to O(target).
-    type: str
   weight:
     description:
       - Percent of the traffic sent to the canary (0-100); the primary gets the rest, so the weights always sum to 100.
@@ -214,24 +205,18 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_route
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 
 
-def argument_spec():
-    spec = common_argument_spec()
-    spec.update(routing_argument_spec())
-    spec.update(
+def main():
+    CanaryModule(dict(
+        routing_argument_spec(),
         weight=dict(type="int"),
         match=dict(type="list", elements="dict"),
         mirror=dict(type="bool", default=False),
         mirror_weight=dict(type="int"),
-    )
-    return spec
-
-
-def main():
-    CanaryModule(argument_spec()).run(run_route)
+    )).run(run_route)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
+  - progressive.delivery.target.service_name
   - progressive.delivery.routing
 attributes:
   check_mode:
@@ -29,18 +31,6 @@ attributes:
     support: none
   idempotent:
     support: full
-options:
-  namespace:
-    description: Namespace of the target and the VirtualService.
-    type: str
-    required: true
-  target:
-    description: Name of the user's Deployment (the canary).
-    type: str
-    required: true
-  service_name:
-    description: The apex name (VirtualService C(<apex>), Services C(<apex>-primary) and C(<apex>-canary)). Defaults to O(target).
-    type: str
 seealso:
   - module: progressive.delivery.canary_route
 """
@@ -95,18 +85,12 @@ destinations:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_route_info
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, target_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 
 
-def argument_spec():
-    spec = target_argument_spec(fence=False)
-    spec.update(routing_argument_spec())
-    return spec
-
-
 def main():
-    CanaryModule(argument_spec(), rehearse=False, name="canary_route_info").run(run_route_info)
+    CanaryModule(routing_argument_spec(), fence=False, rehearse=False, name="canary_route_info").run(run_route_info)
 
 
 if __name__ == "__main__":

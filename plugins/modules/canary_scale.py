@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
   - progressive.delivery.fence
 attributes:
   check_mode:
@@ -31,14 +32,6 @@ attributes:
   idempotent:
     support: full
 options:
-  namespace:
-    description: Namespace of the target.
-    type: str
-    required: true
-  target:
-    description: Name of the target Deployment (the canary).
-    type: str
-    required: true
   replicas:
     description: Replicas of the canary. Default the primary's replica count, at least 1.
     type: int
@@ -87,18 +80,11 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_scale
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
-
-
-def argument_spec():
-    spec = common_argument_spec()
-    spec.pop("service_name")
-    spec.update(replicas=dict(type="int"))
-    return spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 
 
 def main():
-    CanaryModule(argument_spec()).run(run_scale)
+    CanaryModule(dict(replicas=dict(type="int")), service_name=False).run(run_scale)
 
 
 if __name__ == "__main__":

@@ -31,14 +31,6 @@ description:
   - The ConfigMap is used rather than annotations on the target so that a status write never modifies the user's
     Deployment (GitOps tools re-applying it do not erase the status, and status writes never race the user's edits).
 options:
-  target:
-    description: Name of the target Deployment (the canary).
-    type: str
-    required: true
-  namespace:
-    description: Namespace of the target.
-    type: str
-    required: true
   status:
     description:
       - A JSON merge patch applied to the stored status. Leave it out to only read.
@@ -87,6 +79,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
   - progressive.delivery.fence
 attributes:
   check_mode:
@@ -212,12 +205,11 @@ diff:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._state import run_state
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, target_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 
 
-def argspec():
-    spec = target_argument_spec(service_name=False)
-    spec.update(
+def main():
+    CanaryModule(dict(
         status=dict(type="dict"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         detect_revision=dict(type="bool", default=False),
@@ -227,12 +219,7 @@ def argspec():
             type=dict(type="str", choices=["Normal", "Warning"], default="Normal"),
             reason=dict(type="str", default="Synced"),
         )),
-    )
-    return spec
-
-
-def main():
-    CanaryModule(argspec(), rehearse=False, name="canary_state").run(run_state)
+    ), service_name=False, rehearse=False, name="canary_state").run(run_state)
 
 
 if __name__ == "__main__":

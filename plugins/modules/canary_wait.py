@@ -29,6 +29,8 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
+  - progressive.delivery.target
+  - progressive.delivery.target.service_name
   - progressive.delivery.fence
   - progressive.delivery.routing
 attributes:
@@ -41,14 +43,6 @@ attributes:
     support: full
     details: Writes nothing but the lease renewal of O(fence), and the route to the primary of O(on_abort=route_to_primary).
 options:
-  namespace:
-    description: Namespace of the target.
-    type: str
-    required: true
-  target:
-    description: Name of the target Deployment (the canary).
-    type: str
-    required: true
   seconds:
     description: The longest wait, in seconds (fractions allowed). V(0) looks once.
     type: float
@@ -66,9 +60,6 @@ options:
     description: Include the tracked ConfigMaps and Secrets in the hash, as M(progressive.delivery.canary_state) does. Keep both equal.
     type: bool
     default: true
-  service_name:
-    description: The apex name (VirtualService and Services), for O(on_abort=route_to_primary). Defaults to O(target).
-    type: str
   poll:
     description: Seconds between two looks at the status, the target and the lock.
     type: float
@@ -153,27 +144,21 @@ lock_lost:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_wait
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, common_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
 
 
-def argument_spec():
-    spec = common_argument_spec()
-    spec.update(routing_argument_spec())
-    spec.update(
+def main():
+    CanaryModule(dict(
+        routing_argument_spec(),
         on_abort=dict(type="str", choices=["return", "route_to_primary"], default="return"),
         seconds=dict(type="float", required=True),
         until=dict(type="str", choices=list(watch.UNTIL_CHOICES), default=watch.ELAPSED),
         revision=dict(type="str"),
         config_tracking=dict(type="bool", default=True),
         poll=dict(type="float", default=0.5),
-    )
-    return spec
-
-
-def main():
-    CanaryModule(argument_spec(), rehearse=False).run(run_wait)
+    ), rehearse=False).run(run_wait)
 
 
 if __name__ == "__main__":

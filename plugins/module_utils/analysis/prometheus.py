@@ -7,11 +7,14 @@ Used by the ``prometheus`` lookup (controller side) and the ``canary_metric_chec
 side), so it imports only the standard library and ansible-core's module_utils.
 """
 
+import datetime
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
+import time as _time
 import urllib.error
 import urllib.parse
 
@@ -37,6 +40,10 @@ CONNECTION_ARGUMENT_SPEC = dict(
     timeout=dict(type="float", default=DEFAULT_TIMEOUT),
 )
 CONNECTION_OPTIONS = tuple(CONNECTION_ARGUMENT_SPEC)
+# Prometheus refuses range queries of more than 11,000 points per series.
+MAX_RANGE_POINTS = 11000
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 class PrometheusError(Exception):
@@ -172,10 +179,44 @@ class PrometheusClient(object):
             raise PrometheusResponseError("Prometheus at %s answered vector(1) with %s instead of 1"
                                           % (self.display_url, _short(json.dumps(result.result))), url=self.display_url)
 
-    def query_range(self, expr, start, end, step):
-        """``GET /api/v1/query_range``; ``step`` is a duration (``15s``) or seconds."""
-        params = {"query": expr, "start": _time_param(start), "end": _time_param(end), "step": str(step)}
-        return self._query("/api/v1/query_range", params, expr)
+    def query_range(self, expr, start=None, end=None, step=None, window=None):
+        """``GET /api/v1/query_range``: the samples of ``expr`` every ``step`` from ``start`` to ``end``.
+
+        ``step`` (required) is a Prometheus duration (``15s``) or a number of seconds. Give ``start``, or
+        ``window`` (a duration or seconds: ``start = end - window``); ``end`` defaults to now. Times are
+        Unix timestamps or RFC 3339 strings. Bad options raise PrometheusConfigError before anything is
+        sent; the answer must be a matrix (PrometheusResponseError otherwise); transport, TLS, auth and
+        API errors are the same typed errors as for instant queries."""
+        if step is None:
+            raise PrometheusConfigError("a range query needs step, the resolution between samples: a duration such as 15s or 1m, or seconds")
+        step_seconds = seconds(step, "step")
+        if step_seconds <= 0:
+            raise PrometheusConfigError("step %r must be longer than 0: a duration such as 15s or 1m, or seconds" % (step,))
+        end_seconds = _time.time() if end is None else timestamp(end, "end")
+        if window is not None and start is not None:
+            raise PrometheusConfigError("give either start or window for a range query, not both")
+        if window is not None:
+            window_seconds = seconds(window, "window")
+            if window_seconds <= 0:
+                raise PrometheusConfigError("window %r must be longer than 0: a duration such as 5m, or seconds" % (window,))
+            start_seconds = end_seconds - window_seconds
+        elif start is not None:
+            start_seconds = timestamp(start, "start")
+        else:
+            raise PrometheusConfigError("a range query needs start or window (e.g. window=5m for the last five minutes)")
+        if end_seconds < start_seconds:
+            raise PrometheusConfigError("the range query ends (%s) before it starts (%s): end must not be earlier than start"
+                                        % (_time_param(end_seconds), _time_param(start_seconds)))
+        points = int((end_seconds - start_seconds) // step_seconds) + 1
+        if points > MAX_RANGE_POINTS:
+            raise PrometheusConfigError("the range query would return %d points per series, more than Prometheus' limit of %d: "
+                                        "use a longer step or a shorter window" % (points, MAX_RANGE_POINTS))
+        params = {"query": expr, "start": _time_param(start_seconds), "end": _time_param(end_seconds), "step": str(step)}
+        result = self._query("/api/v1/query_range", params, expr)
+        if result.result_type != "matrix":
+            raise PrometheusResponseError("Prometheus at %s answered the range query %s with a %s instead of a matrix"
+                                          % (self.display_url, _short(expr), result.result_type), url=self.display_url)
+        return result
 
     def _query(self, path, params, expr):
         doc = self.get_json(path, params, what="query %s" % _short(expr))
@@ -293,6 +334,43 @@ def _api_error(display_url, status, doc, what):
     error = doc.get("error") or "(no error message)"
     return PrometheusAPIError("Prometheus at %s rejected the %s (HTTP %s, %s): %s" % (display_url, what, status, error_type, error),
                               url=display_url, status=status, error_type=error_type, error=error)
+
+
+def seconds(value, field):
+    """A Prometheus duration (``1m30s``) or a number of seconds, as seconds; raises PrometheusConfigError naming ``field``."""
+    if isinstance(value, bool):
+        raise PrometheusConfigError("%s must be a Prometheus duration such as 15s, 1m or 1h30m, or seconds, got %r" % (field, value))
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(number + unit for number, unit in parts) != text:
+        raise PrometheusConfigError("%s %r is not a Prometheus duration such as 15s, 1m or 1h30m, nor a number of seconds" % (field, value))
+    return float(sum(int(number) * _DURATION_SECONDS[unit] for number, unit in parts))
+
+
+def timestamp(value, field):
+    """A Unix timestamp or an RFC 3339 time (``2026-12-01T12:00:00Z``) as a Unix timestamp."""
+    if isinstance(value, bool):
+        raise PrometheusConfigError("%s must be a Unix timestamp or an RFC 3339 time, got %r" % (field, value))
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise PrometheusConfigError("%s %r is neither a Unix timestamp nor an RFC 3339 time such as 2026-12-01T12:00:00Z" % (field, value))
+    if parsed.tzinfo is None:
+        raise PrometheusConfigError("%s %r has no time zone: add Z (UTC) or an offset such as +01:00" % (field, value))
+    return parsed.timestamp()
 
 
 def _time_param(value):

@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.progressive.delivery.plugins.module_utils._names import target_names
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, providers, schedule
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import is_duration
 
@@ -184,6 +185,7 @@ def validate(variables):
     lock_ttl = _integer(variables.get("lock_ttl", 0), "rollout_lock_ttl", 0)
     scale_down_delay = _integer(variables.get("scale_down_delay", 30), "rollout_scale_down_delay", 0)
     return {
+        "names": target_names(variables["target"]),
         "strategy": strategy,
         "interval": analysis["interval"],
         "interval_seconds": interval,

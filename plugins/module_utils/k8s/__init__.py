@@ -25,8 +25,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s._errors i
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s._fence import hold_lock  # noqa: F401
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s._module import (  # noqa: F401
     CanaryModule,
-    common_argument_spec,
-    target_argument_spec,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s._objects import (  # noqa: F401
     Changes,

@@ -59,17 +59,18 @@ def target_argument_spec(service_name=True, fence=True):
     return spec
 
 
-def common_argument_spec():
-    """namespace / target / service_name / fence (kubernetes.core's auth options are added by CanaryModule)."""
-    return target_argument_spec()
-
-
 class CanaryModule(object):
-    """AnsibleModule (through kubernetes.core's AnsibleK8SModule) plus a connected Cluster."""
+    """AnsibleModule (through kubernetes.core's AnsibleK8SModule) plus a connected Cluster.
 
-    def __init__(self, argument_spec, rehearse=True, name=None, **kwargs):
+    ``options`` are the module's own; kubernetes.core's auth options and the canary's
+    (``namespace``, ``target``, and unless turned off ``service_name`` and ``fence``: doc fragments
+    progressive.delivery.target and progressive.delivery.fence) are added here.
+    """
+
+    def __init__(self, options, service_name=True, fence=True, rehearse=True, name=None, **kwargs):
         spec = copy.deepcopy(AUTH_ARG_SPEC)
-        spec.update(argument_spec)
+        spec.update(target_argument_spec(service_name=service_name, fence=fence))
+        spec.update(options)
         if AnsibleK8SModule is None:
             from ansible.module_utils.basic import AnsibleModule
             module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)

@@ -34,7 +34,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils._names import
     primary_name,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s._objects import overlay
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio_status
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import _istio_status as istio_status
 from ansible_collections.progressive.delivery.plugins.module_utils.routing._router import Router
 
 API_VERSION = "networking.istio.io/v1beta1"

@@ -23,6 +23,7 @@ import copy
 import datetime
 
 from ansible_collections.progressive.delivery.plugins.module_utils._names import status_name, target_labels
+from ansible_collections.progressive.delivery.plugins.module_utils.state import gates as _gates
 import json
 
 STATUS_KEY = "status.json"
@@ -96,6 +97,7 @@ FIELDS = {
     "started_at": (_text, "an RFC 3339 time"),
     "run": (_dict, "a dict describing the run (holder) and the last request to it (requested_by, requested_reason)"),
     "schedule": (lambda v: isinstance(v, list) and all(_weight(w) for w in v), "a list of canary weights (the analysis' steps)"),
+    "gates": (_gates.valid_gates, "a dict of gates (rollout, traffic, promotion, rollback) to {state: open, approved or closed}"),
     "extra": (_any, "anything JSON (room for strategies that come next)"),
 }
 

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Builtin metric templates, one module per metrics provider.
 
-A new provider is one new file defining ``TEMPLATES`` (and optionally ``DEFAULT_VARIABLES``)
-plus one line in ``PROVIDERS`` below.
+A new provider is one new file defining ``TEMPLATES`` (and optionally ``default_variables()`` and
+``COMPARE_TEMPLATES``, the canary-versus-primary queries with their failing ``direction``) plus one
+line in ``PROVIDERS`` below.
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.providers import envoy, istio
@@ -18,11 +19,12 @@ PROVIDERS = {
 class MetricTemplate(object):
     """A builtin query: ``query`` (a template, see render.py), how to name and show its value."""
 
-    def __init__(self, name, query, title, unit=""):
+    def __init__(self, name, query, title, unit="", direction=None):
         self.name = name
         self.query = query
         self.title = title
         self.unit = unit
+        self.direction = direction      # compare templates: the deviation that fails (increase, decrease)
 
 
 def provider_names():
@@ -37,6 +39,16 @@ def builtin_templates(provider):
         raise KeyError("unknown metrics provider %r; choose one of: %s" % (provider, ", ".join(provider_names())))
     return dict((name, MetricTemplate(name, spec["query"], spec["title"], spec.get("unit", "")))
                 for name, spec in module.TEMPLATES.items())
+
+
+def compare_templates(provider):
+    """``{name: MetricTemplate}`` of ``provider``'s canary-versus-primary queries (may be empty)."""
+    try:
+        module = PROVIDERS[provider]
+    except KeyError:
+        raise KeyError("unknown metrics provider %r; choose one of: %s" % (provider, ", ".join(provider_names())))
+    return dict((name, MetricTemplate(name, spec["query"], spec["title"], spec.get("unit", ""), spec.get("direction")))
+                for name, spec in getattr(module, "COMPARE_TEMPLATES", {}).items())
 
 
 def default_variables(provider, variables):

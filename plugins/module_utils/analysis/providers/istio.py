@@ -31,3 +31,11 @@ TEMPLATES = {
         ),
     },
 }
+
+# Canary versus primary (the canary_compare module): the same queries, rendered once with ``target`` set
+# to the canary workload and once to the primary one (``<target>-primary``), each sampled every step of
+# the window. ``direction`` is the deviation that fails the metric.
+COMPARE_TEMPLATES = {
+    "request-success-rate": dict(TEMPLATES["request-success-rate"], direction="decrease"),
+    "request-duration": dict(TEMPLATES["request-duration"], direction="increase"),
+}

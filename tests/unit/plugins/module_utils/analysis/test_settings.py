@@ -40,6 +40,7 @@ def test_valid_settings_are_normalised():
     assert result["lock_ttl"] == 60
     assert settings.validate(with_("analysis.interval", "1s"))["lock_ttl"] == settings.MIN_LOCK_TTL
     assert settings.validate(with_("lock_ttl", 45))["lock_ttl"] == 45
+    assert result["names"] == {"primary": "podinfo-primary", "status": "podinfo-canary-status", "lock": "podinfo-canary-lock"}
 
 
 @pytest.mark.parametrize("path, value, message", [

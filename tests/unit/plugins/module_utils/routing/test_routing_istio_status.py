@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.routing.istio_status import distribution
+from ansible_collections.progressive.delivery.plugins.module_utils.routing._istio_status import distribution
 
 
 def vs(generation=4, status=None):
