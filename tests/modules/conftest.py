@@ -1,19 +1,19 @@
-"""Fixtures shared by the module tests of this folder (the cluster modules have their own in cluster/)."""
-
-import types
+"""Fixtures of the module tests: the session's real lab (``shared_lab``: kube-apiserver, etcd, the
+controller-manager, the scheduler, the node agent running podinfo, istiod, Envoy) and a namespace of
+its own for each test (``namespace``), so no test sees another's objects."""
 
 import pytest
 
-from tests.lab.apiserver import start_apiserver
+from tests.modules.cluster.harness import ClusterView
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """The lab's API server alone: canary_state and canary_lock only read and write objects (no controllers needed)."""
-    api = start_apiserver()
-    try:
-        kubeconfig = api.write_kubeconfig(tmp_path_factory.mktemp("api") / "kubeconfig")
-        yield types.SimpleNamespace(api=api, store=api.store, kubeconfig=kubeconfig)
-    finally:
-        api.stop()
+@pytest.fixture
+def cluster(shared_lab, namespace):
+    """The real lab seen from one test: ``.store``, ``.kubeconfig``, ``.namespace``, ``.wait_for``."""
+    return ClusterView(shared_lab, namespace)
 
+
+@pytest.fixture
+def lab(cluster):
+    """The cluster modules' name for the same view."""
+    return cluster

@@ -1,4 +1,4 @@
-"""canary_lock against the lab's Kubernetes API emulator (real HTTP, resourceVersion-guarded writes)."""
+"""canary_lock against the lab's real Kubernetes API server (real HTTP, resourceVersion-guarded writes)."""
 
 import datetime
 
@@ -7,14 +7,13 @@ import pytest
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import ObjectAccess
 from ansible_collections.progressive.delivery.plugins.modules import canary_lock
 
-from tests.modules.cluster.harness import ensure_namespace, run_module
+from tests.modules.cluster.harness import run_module
 
 
 @pytest.fixture
-def ns(cluster, request):
-    name = "lk-" + request.node.name.replace("_", "-")[:40].lower().strip("-")
-    ensure_namespace(cluster.store, name)
-    return name
+def ns(cluster):
+    """The test's own namespace of the real lab."""
+    return cluster.namespace
 
 
 def lock(cluster, ns, holder, **kwargs):

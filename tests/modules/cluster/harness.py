@@ -1,5 +1,5 @@
-"""Helpers of the module tests: run a module's main() in-process, seed the emulator, snapshot it,
-validate what was written against the real schemas."""
+"""Helpers of the module tests: run a module's main() in-process, seed the test's namespace of the
+real lab, snapshot it, validate what was written against the real schemas."""
 
 import contextlib
 import copy
@@ -9,12 +9,12 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from tests.cluster import ApiError, wait_for
 
-NAMESPACE = "test"
 PODINFO_IMAGE = "ghcr.io/stefanprodan/podinfo:%s"
 
-# Kinds the modules write; Deployments and HPAs get status from controllers, so they are compared by
-# content, the others by resourceVersion as well.
+# Kinds the modules write; the controllers write status (and Deployments' revision annotation), so
+# those are compared by content only, the others by resourceVersion as well.
 WRITTEN_KINDS = [
     ("apps/v1", "Deployment"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
@@ -25,15 +25,43 @@ WRITTEN_KINDS = [
     ("networking.istio.io/v1beta1", "DestinationRule"),
 ]
 _STATUS_KINDS = ("Deployment", "HorizontalPodAutoscaler")
+# What the controller-manager writes into every namespace by itself.
+_CONTROLLER_OBJECTS = {("ConfigMap", "kube-root-ca.crt")}
+
+
+class ClusterView:
+    """The session's real lab as one test sees it: its namespace, the store, the kubeconfig."""
+
+    def __init__(self, shared_lab, namespace):
+        self.shared_lab = shared_lab
+        self.namespace = namespace
+        self.store = shared_lab.store
+        self.kubeconfig = shared_lab.kubeconfig
+
+    @property
+    def info(self):
+        return self.shared_lab.info
+
+    @property
+    def url(self):
+        """The API server's URL (https, the lab's CA)."""
+        return self.info["api"]
+
+    @staticmethod
+    def wait_for(predicate, timeout=30.0, message=""):
+        return wait_for(predicate, timeout, message)
 
 
 def run_module(module, lab_or_args, args=None, check=False, diff=True, **overrides):
-    """Run ``module.main()`` in-process; return the result dict (``failed`` set on failure)."""
+    """Run ``module.main()`` in-process; return the result dict (``failed`` set on failure).
+
+    With a lab, the module gets its kubeconfig and (unless ``args`` names one) the test's namespace."""
     if args is None:
         args, lab_or_args = lab_or_args, None
     module_args = dict(args)
     if lab_or_args is not None:
         module_args.setdefault("kubeconfig", str(lab_or_args.kubeconfig))
+        module_args.setdefault("namespace", lab_or_args.namespace)
     module_args.update(overrides)
     module_args["_ansible_check_mode"] = check
     module_args["_ansible_diff"] = diff
@@ -56,17 +84,16 @@ def _forget_client_state():
     k8s_client._pool.clear()
 
 
-def ensure_namespace(store, name):
-    if store.get("v1", "Namespace", None, name) is None:
-        store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-
-
-def snapshot(store):
-    """What the modules may write, keyed by (kind, namespace, name), to prove nothing was written."""
+def snapshot(lab):
+    """What the modules may write in the test's namespace, keyed by (kind, name), to prove nothing was
+    written; what the controllers write by themselves (status, managedFields and resourceVersion of
+    the objects they update, the Deployment revision, kube-root-ca.crt) is left out."""
     result = {}
     for api_version, kind in WRITTEN_KINDS:
-        for obj in store.list(api_version, kind):
+        for obj in lab.store.list(api_version, kind, lab.namespace):
             meta = obj["metadata"]
+            if (kind, meta["name"]) in _CONTROLLER_OBJECTS:
+                continue
             content = copy.deepcopy(obj)
             content.pop("status", None)
             if kind in _STATUS_KINDS:
@@ -77,11 +104,12 @@ def snapshot(store):
                 annotations.pop("deployment.kubernetes.io/revision", None)
                 if not annotations:
                     content["metadata"].pop("annotations", None)
-            result[(kind, meta.get("namespace"), meta["name"])] = content
+            result[(kind, meta["name"])] = content
     return result
 
 
-def podinfo_deployment(name="podinfo", version="6.0.1", label="app", replicas=2, namespace=NAMESPACE, **template_spec):
+def podinfo_deployment(name="podinfo", version="6.0.1", label="app", replicas=2, namespace=None, **template_spec):
+    """A podinfo Deployment (``seed`` puts it in the test's namespace unless ``namespace`` is given)."""
     spec = {
         "containers": [{
             "name": "podinfod",
@@ -93,10 +121,13 @@ def podinfo_deployment(name="podinfo", version="6.0.1", label="app", replicas=2,
         }],
     }
     spec.update(template_spec)
+    metadata = {"name": name, "labels": {label: name}}
+    if namespace:
+        metadata["namespace"] = namespace
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": {label: name}},
+        "metadata": metadata,
         "spec": {
             "replicas": replicas,
             "minReadySeconds": 0,
@@ -106,24 +137,27 @@ def podinfo_deployment(name="podinfo", version="6.0.1", label="app", replicas=2,
     }
 
 
-def edit(store, api_version, kind, name, change, namespace=NAMESPACE):
+def edit(lab, api_version, kind, name, change):
     """Read, ``change(obj)`` in place, write; again on a conflict (the controllers write too)."""
-    from tests.lab.apiserver.errors import ApiError
-
     for _ in range(20):
-        obj = store.get(api_version, kind, namespace, name)
+        obj = lab.store.get(api_version, kind, lab.namespace, name)
         change(obj)
         try:
-            return store.update(obj)
+            return lab.store.update(obj)
         except ApiError as exc:
             if exc.code != 409:
                 raise
     raise AssertionError("could not update %s %s" % (kind, name))
 
 
-def seed(store, *objects, namespace=NAMESPACE):
-    ensure_namespace(store, namespace)
-    return [store.create(copy.deepcopy(obj)) for obj in objects]
+def seed(lab, *objects):
+    """Create ``objects`` in the test's namespace (those without a namespace of their own)."""
+    created = []
+    for obj in objects:
+        obj = copy.deepcopy(obj)
+        obj["metadata"].setdefault("namespace", lab.namespace)
+        created.append(lab.store.create(obj))
+    return created
 
 
 # --- schema validation of what the modules wrote -----------------------------------------------

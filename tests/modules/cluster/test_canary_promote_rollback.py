@@ -1,4 +1,4 @@
-"""canary_promote and canary_rollback against the lab's API emulator."""
+"""canary_promote and canary_rollback against the lab's real API server."""
 
 import queue
 import threading
@@ -15,21 +15,21 @@ from ansible_collections.progressive.delivery.plugins.modules import (
     canary_state,
 )
 
-from tests.modules.cluster.harness import NAMESPACE, PODINFO_IMAGE, edit, podinfo_deployment, run_module, seed, snapshot, validate_object
+from tests.modules.cluster.harness import PODINFO_IMAGE, edit, podinfo_deployment, run_module, seed, snapshot, validate_object
 
 VS = ("networking.istio.io/v1beta1", "VirtualService")
-ARGS = dict(namespace=NAMESPACE, target="podinfo")
+ARGS = dict(target="podinfo")
 # No traffic flows in these tests: scale down right after the switch (tests/e2e/test_switch_traffic.py has the traffic).
 NOW = dict(scale_down_delay=0)
 
 
 @pytest.fixture
 def initialised(lab):
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo-env", "namespace": NAMESPACE},
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo-env"},
                   "data": {"PODINFO_UI_COLOR": "#34577c"}}
     deployment = podinfo_deployment()
     deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "podinfo-env"}}]
-    seed(lab.store, config_map, deployment)
+    seed(lab, config_map, deployment)
     result = run_module(canary_init, lab, dict(ARGS, wait_timeout=30))
     assert not result.get("failed"), result
     lab.init_result = result
@@ -43,29 +43,29 @@ def new_revision(lab, version="6.0.2", replicas=1, initial_delay=None):
         if initial_delay is not None:
             container["readinessProbe"]["initialDelaySeconds"] = initial_delay
         target["spec"]["replicas"] = replicas
-    return edit(lab.store, "apps/v1", "Deployment", "podinfo", change)
+    return edit(lab, "apps/v1", "Deployment", "podinfo", change)
 
 
 def primary(lab):
-    return lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo-primary")
+    return lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo-primary")
 
 
 def vs(lab):
-    return lab.store.get(VS[0], VS[1], NAMESPACE, "podinfo")
+    return lab.store.get(VS[0], VS[1], lab.namespace, "podinfo")
 
 
 def test_promote_check_mode_real_run_and_idempotency(initialised):
     lab = initialised
     new_revision(lab)
-    cm = lab.store.get("v1", "ConfigMap", NAMESPACE, "podinfo-env")
+    cm = lab.store.get("v1", "ConfigMap", lab.namespace, "podinfo-env")
     cm["data"]["PODINFO_UI_COLOR"] = "#ff0000"
     lab.store.update(cm)
     assert not run_module(canary_route, lab, dict(ARGS, weight=50, match=[{"headers": {"x": {"exact": "1"}}}])).get("failed")
 
-    before = snapshot(lab.store)
+    before = snapshot(lab)
     predicted = run_module(canary_promote, lab, dict(ARGS, **NOW, timeout=30), check=True)
     assert not predicted.get("failed"), predicted
-    assert snapshot(lab.store) == before
+    assert snapshot(lab) == before
 
     real = run_module(canary_promote, lab, dict(ARGS, **NOW, timeout=30))
     assert not real.get("failed"), real
@@ -81,11 +81,11 @@ def test_promote_check_mode_real_run_and_idempotency(initialised):
     promoted = primary(lab)
     assert promoted["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":6.0.2")
     assert promoted["spec"]["template"]["spec"]["containers"][0]["envFrom"] == [{"configMapRef": {"name": "podinfo-env-primary"}}]
-    assert lab.store.get("v1", "ConfigMap", NAMESPACE, "podinfo-env-primary")["data"]["PODINFO_UI_COLOR"] == "#ff0000"
+    assert lab.store.get("v1", "ConfigMap", lab.namespace, "podinfo-env-primary")["data"]["PODINFO_UI_COLOR"] == "#ff0000"
     assert real["primary"]["updated_replicas"] == real["primary"]["replicas"] == real["primary"]["ready_replicas"]
     assert real["weights"] == {"primary": 100, "canary": 0}
     assert [r["name"] for r in vs(lab)["spec"]["http"]] == ["podinfo"]
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")["spec"]["replicas"] == 0
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo")["spec"]["replicas"] == 0
     validate_object(promoted)
     validate_object(vs(lab))
 
@@ -102,7 +102,7 @@ def test_promote_without_route_and_scale_down(initialised):
     assert not result.get("failed"), result
     assert result["weights"] is None
     assert [d["weight"] for d in vs(lab)["spec"]["http"][0]["route"]] == [70, 30]
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")["spec"]["replicas"] == 1
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo")["spec"]["replicas"] == 1
 
 
 def test_promote_timeout_reports_conditions_and_leaves_traffic(initialised):
@@ -126,10 +126,10 @@ def test_rollback_repairs_a_half_changed_virtual_service(initialised):
     weighted["mirror"] = {"host": "podinfo-canary"}
     lab.store.update(broken)
 
-    before = snapshot(lab.store)
+    before = snapshot(lab)
     predicted = run_module(canary_rollback, lab, dict(ARGS, **NOW, reason="success rate 87% < 99%"), check=True)
     assert not predicted.get("failed"), predicted
-    assert snapshot(lab.store) == before
+    assert snapshot(lab) == before
     real = run_module(canary_rollback, lab, dict(ARGS, **NOW, reason="success rate 87% < 99%"))
     for key in ("changed", "objects", "weights", "previous_weights", "reason", "scaled_down", "diff"):
         assert predicted[key] == real[key], key
@@ -140,7 +140,7 @@ def test_rollback_repairs_a_half_changed_virtual_service(initialised):
     assert [r["name"] for r in http] == ["podinfo"] and "mirror" not in http[0]
     assert http[0]["route"] == [{"destination": {"host": "podinfo-primary"}, "weight": 100},
                                 {"destination": {"host": "podinfo-canary"}, "weight": 0}]
-    target = lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")
+    target = lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo")
     assert target["spec"]["replicas"] == 0
     assert target["metadata"]["annotations"]["progressive.delivery/rollback-reason"] == "success rate 87% < 99%"
     assert target["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":6.0.2"), "the target keeps its spec"
@@ -152,11 +152,11 @@ def test_rollback_repairs_a_half_changed_virtual_service(initialised):
 
 def test_rollback_when_already_at_zero_is_a_no_op(initialised):
     lab = initialised
-    before = snapshot(lab.store)
+    before = snapshot(lab)
     result = run_module(canary_rollback, lab, dict(ARGS, **NOW))
     assert not result.get("failed"), result
     assert result["changed"] is False and result["weights"] == {"primary": 100, "canary": 0}
-    assert snapshot(lab.store) == before
+    assert snapshot(lab) == before
 
 
 # --- promote only the analysed revision ---------------------------------------------------------
@@ -178,13 +178,13 @@ def test_promote_refuses_a_revision_pushed_during_the_analysis(initialised):
     assert pushed != analysed
     assert not run_module(canary_route, lab, dict(ARGS, weight=50)).get("failed")
 
-    before = snapshot(lab.store)
+    before = snapshot(lab)
     for check in (True, False):
         result = run_module(canary_promote, lab, dict(ARGS, **NOW, timeout=30, expected_hash=analysed), check=check)
         assert result.get("failed"), result
         assert analysed in result["msg"] and pushed in result["msg"], result["msg"]
         assert "Run the analysis of the new revision" in result["msg"] and "nothing was promoted" in result["msg"]
-        assert snapshot(lab.store) == before
+        assert snapshot(lab) == before
     assert primary(lab)["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":6.0.1")
 
 
@@ -192,11 +192,11 @@ def test_promote_refuses_a_tracked_config_changed_during_the_analysis(initialise
     lab = initialised
     new_revision(lab, "6.0.2")
     analysed = analysed_hash(lab)
-    edit(lab.store, "v1", "ConfigMap", "podinfo-env", lambda cm: cm["data"].update(PODINFO_UI_COLOR="#ff0000"))
-    before = snapshot(lab.store)
+    edit(lab, "v1", "ConfigMap", "podinfo-env", lambda cm: cm["data"].update(PODINFO_UI_COLOR="#ff0000"))
+    before = snapshot(lab)
     result = run_module(canary_promote, lab, dict(ARGS, **NOW, timeout=30, expected_hash=analysed))
     assert result.get("failed") and analysed in result["msg"] and analysed_hash(lab) in result["msg"], result
-    assert snapshot(lab.store) == before
+    assert snapshot(lab) == before
 
 
 def test_promote_the_analysed_revision(initialised):
@@ -215,14 +215,20 @@ def test_promote_the_analysed_revision(initialised):
 
 
 class Timeline(object):
-    """When the VirtualService stopped sending traffic to the canary and when the target went to 0, from the store's events."""
+    """When the VirtualService stopped sending traffic to the canary and when the target went to 0, from the
+    API server's watch events of the test's namespace."""
 
-    def __init__(self, store):
+    def __init__(self, lab):
         self.events = []
-        self._unsubscribe = store.subscribe(lambda event, obj: self.events.append((time.monotonic(), obj)))
+        self._stops = [lab.store.watch(api_version, kind, lab.namespace, self._record)
+                       for api_version, kind in (VS, ("apps/v1", "Deployment"))]
+
+    def _record(self, event, obj):
+        self.events.append((time.monotonic(), obj))
 
     def stop(self):
-        self._unsubscribe()
+        for stop in self._stops:
+            stop()
 
     def first(self, kind, name, predicate):
         for when, obj in self.events:
@@ -241,19 +247,21 @@ class Timeline(object):
 
 
 class FakeIstiod(object):
-    """istiod with PILOT_ENABLE_STATUS and distribution tracking: reports each VirtualService generation Reconciled
-    (observedGeneration as a string, as Istio writes its int64) ``lag`` seconds after it appears, or never."""
+    """istiod's distribution status (PILOT_ENABLE_STATUS with distribution tracking), which the lab's istiod
+    runs without: reports each VirtualService generation Reconciled through the real API server's status
+    subresource (observedGeneration as a string, as Istio writes its int64) ``lag`` seconds after the
+    generation appears in a watch, or never."""
 
-    def __init__(self, store, lag=0.3, reconciles=True):
-        self.store, self.lag, self.reconciles = store, lag, reconciles
+    def __init__(self, lab, lag=0.3, reconciles=True):
+        self.store, self.namespace, self.lag, self.reconciles = lab.store, lab.namespace, lag, reconciles
         self.queue = queue.Queue()
-        self._unsubscribe = store.subscribe(self._on_event)
+        self._unsubscribe = self.store.watch(VS[0], VS[1], self.namespace, self._on_event)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
-        self.report(self.store.get(VS[0], VS[1], NAMESPACE, "podinfo"), reconciled=True)
+        self.report(self.store.get(VS[0], VS[1], self.namespace, "podinfo"), reconciled=True)
 
     def _on_event(self, event, obj):
-        if obj["kind"] == "VirtualService" and event != "DELETED":
+        if event != "DELETED":
             self.queue.put(obj)
 
     def _run(self):
@@ -272,7 +280,7 @@ class FakeIstiod(object):
                 "type": "Reconciled", "status": "True" if reconciled else "False", "reason": "" if reconciled else "stillPropagating",
                 "message": "3/3 complete" if reconciled else "1/3 complete", "lastTransitionTime": "2024-01-01T00:00:00.000000Z"}]}
         for _ in range(20):
-            current = self.store.get(VS[0], VS[1], NAMESPACE, "podinfo")
+            current = self.store.get(VS[0], VS[1], self.namespace, "podinfo")
             if current["metadata"]["generation"] != obj["metadata"]["generation"]:
                 return  # a newer generation is queued
             change(current)
@@ -292,7 +300,7 @@ def test_switch_keeps_the_canary_until_the_delay_passed(initialised, module):
     lab = initialised
     new_revision(lab)
     assert not run_module(canary_route, lab, dict(ARGS, weight=80)).get("failed")
-    timeline = Timeline(lab.store)
+    timeline = Timeline(lab)
     try:
         if module == "promote":
             result = run_module(canary_promote, lab, dict(ARGS, timeout=30, scale_down_delay=1))
@@ -344,8 +352,8 @@ def test_switch_ends_the_wait_when_istio_reports_the_route_reconciled(initialise
     lab = initialised
     new_revision(lab)
     assert not run_module(canary_route, lab, dict(ARGS, weight=80)).get("failed")
-    istiod = FakeIstiod(lab.store, lag=0.5)
-    timeline = Timeline(lab.store)
+    istiod = FakeIstiod(lab, lag=0.5)
+    timeline = Timeline(lab)
     try:
         if module == "promote":
             result = run_module(canary_promote, lab, dict(ARGS, timeout=30, scale_down_delay=20))
@@ -365,7 +373,7 @@ def test_switch_wait_is_bounded_when_istio_still_propagates(initialised, capsys)
     lab = initialised
     new_revision(lab)
     assert not run_module(canary_route, lab, dict(ARGS, weight=80)).get("failed")
-    istiod = FakeIstiod(lab.store, lag=0.1, reconciles=False)
+    istiod = FakeIstiod(lab, lag=0.1, reconciles=False)
     try:
         result = run_module(canary_rollback, lab, dict(ARGS, scale_down_delay=1))
     finally:
@@ -398,14 +406,14 @@ def test_rollback_routes_first_even_when_the_scale_down_fails(initialised, monke
     assert result["weights"] == {"primary": 100, "canary": 0} and result["previous_weights"] == {"primary": 20, "canary": 80}
     assert result["scaled_down"] is False
     assert [d["weight"] for d in vs(lab)["spec"]["http"][0]["route"]] == [100, 0]
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")["spec"]["replicas"] == 1
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo")["spec"]["replicas"] == 1
 
 
 def test_negative_scale_down_delay_is_refused(initialised):
     lab = initialised
     new_revision(lab)
-    before = snapshot(lab.store)
+    before = snapshot(lab)
     for module, args in ((canary_promote, dict(ARGS, timeout=30)), (canary_rollback, dict(ARGS))):
         result = run_module(module, lab, dict(args, scale_down_delay=-1))
         assert result["failed"] and "scale_down_delay must be 0 or more seconds, got -1" in result["msg"], result
-    assert snapshot(lab.store) == before
+    assert snapshot(lab) == before

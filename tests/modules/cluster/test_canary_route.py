@@ -1,39 +1,39 @@
-"""canary_route against the lab's API emulator."""
+"""canary_route against the lab's real API server."""
 
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import strip_object
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
 
-from tests.modules.cluster.harness import NAMESPACE, podinfo_deployment, run_module, seed, snapshot, validate_object
+from tests.modules.cluster.harness import podinfo_deployment, run_module, seed, snapshot, validate_object
 
 VS = ("networking.istio.io/v1beta1", "VirtualService")
 
 
 @pytest.fixture
 def initialised(lab):
-    seed(lab.store, podinfo_deployment())
-    result = run_module(canary_init, lab, dict(namespace=NAMESPACE, target="podinfo", wait_timeout=30))
+    seed(lab, podinfo_deployment())
+    result = run_module(canary_init, lab, dict(target="podinfo", wait_timeout=30))
     assert not result.get("failed"), result
     return lab
 
 
 def route(lab, check=False, **kwargs):
-    args = dict(namespace=NAMESPACE, target="podinfo")
+    args = dict(target="podinfo")
     args.update(kwargs)
     return run_module(canary_route, lab, args, check=check)
 
 
 def stored_vs(lab, name="podinfo"):
-    return lab.store.get(VS[0], VS[1], NAMESPACE, name)
+    return lab.store.get(VS[0], VS[1], lab.namespace, name)
 
 
 def test_weight_check_mode_diff_and_idempotency(initialised):
     lab = initialised
-    before = snapshot(lab.store)
+    before = snapshot(lab)
     predicted = route(lab, check=True, weight=20)
     assert not predicted.get("failed"), predicted
-    assert snapshot(lab.store) == before
+    assert snapshot(lab) == before
     real = route(lab, weight=20)
     for key in ("changed", "weights", "previous_weights", "virtual_service", "diff", "objects", "match", "mirror"):
         assert predicted[key] == real[key], key
@@ -99,13 +99,13 @@ def test_other_routes_and_fields_stay_untouched(initialised):
 
 def seed_subset_mode(lab):
     """Seed 001's setup: one Service `backend`, DestinationRule subsets v1/v2, a hand-written VirtualService."""
-    seed(lab.store,
+    seed(lab,
          podinfo_deployment("backend-v2"),
-         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend", "namespace": NAMESPACE},
+         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend"},
           "spec": {"selector": {"app": "backend"}, "ports": [{"name": "http", "port": 80, "targetPort": 9898}]}},
-         {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": {"name": "backend", "namespace": NAMESPACE},
+         {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": {"name": "backend"},
           "spec": {"host": "backend", "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
-         {"apiVersion": VS[0], "kind": "VirtualService", "metadata": {"name": "backend", "namespace": NAMESPACE},
+         {"apiVersion": VS[0], "kind": "VirtualService", "metadata": {"name": "backend"},
           "spec": {"hosts": ["backend"], "http": [
               {"match": [{"headers": {"canary": {"exact": "yes"}}}], "route": [{"destination": {"host": "backend", "subset": "v2"}}]},
               {"route": [{"destination": {"host": "backend", "subset": "v1"}, "weight": 100},
@@ -139,39 +139,39 @@ def test_subset_mode_rollback_clears_match_and_split(lab):
     assert not route(lab, weight=0, match=[{"headers": {"x-user": {"prefix": "beta-"}}}], **SUBSET_ARGS).get("failed")
     spec = stored_vs(lab, "backend")["spec"]
     assert [r.get("name") for r in spec["http"]] == [None, "backend-canary-match", None]
-    args = dict(namespace=NAMESPACE, reason="manual abort", scale_down_delay=0, **SUBSET_ARGS)
+    args = dict(reason="manual abort", scale_down_delay=0, **SUBSET_ARGS)
     result = run_module(canary_rollback, lab, args)
     assert not result.get("failed"), result
     spec = stored_vs(lab, "backend")["spec"]
     assert [r.get("name") for r in spec["http"]] == [None, None]
     assert spec["http"][1]["route"] == [{"destination": {"host": "backend", "subset": "v1"}, "weight": 100},
                                         {"destination": {"host": "backend", "subset": "v2"}, "weight": 0}]
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "backend-v2")["spec"]["replicas"] == 0
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "backend-v2")["spec"]["replicas"] == 0
     assert run_module(canary_rollback, lab, args)["changed"] is False
 
 
 def test_no_diff_without_diff_mode(initialised):
-    result = run_module(canary_route, initialised, dict(namespace=NAMESPACE, target="podinfo", weight=5), diff=False)
+    result = run_module(canary_route, initialised, dict(target="podinfo", weight=5), diff=False)
     assert result["changed"] is True and "diff" not in result
 
 
-def fqdn(name):
-    return "%s.%s.svc.cluster.local" % (name, NAMESPACE)
+def fqdn(lab, name):
+    return "%s.%s.svc.cluster.local" % (name, lab.namespace)
 
 
 def seed_fqdn_subset_mode(lab):
     """Seed 001 as written there: FQDN host and destinations with port 80, `match: [{}]` on the split,
     a header route for testers, DestinationRule subsets v1/v2."""
     def destination(subset, weight):
-        return {"destination": {"host": fqdn("backend"), "subset": subset, "port": {"number": 80}}, "weight": weight}
-    seed(lab.store,
+        return {"destination": {"host": fqdn(lab, "backend"), "subset": subset, "port": {"number": 80}}, "weight": weight}
+    seed(lab,
          podinfo_deployment("backend-v2"),
-         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend", "namespace": NAMESPACE},
+         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend"},
           "spec": {"selector": {"app": "backend"}, "ports": [{"name": "http", "port": 80, "targetPort": 9898}]}},
-         {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": {"name": "backend", "namespace": NAMESPACE},
-          "spec": {"host": fqdn("backend"), "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
-         {"apiVersion": VS[0], "kind": "VirtualService", "metadata": {"name": "backend", "namespace": NAMESPACE},
-          "spec": {"gateways": [], "hosts": [fqdn("backend")], "http": [
+         {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": {"name": "backend"},
+          "spec": {"host": fqdn(lab, "backend"), "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
+         {"apiVersion": VS[0], "kind": "VirtualService", "metadata": {"name": "backend"},
+          "spec": {"gateways": [], "hosts": [fqdn(lab, "backend")], "http": [
               {"match": [{"headers": {"canary": {"exact": "canary-tester"}}}], "route": [destination("v2", 100)]},
               {"match": [{}], "route": [destination("v1", 90), destination("v2", 10)]}]}})
 
@@ -185,8 +185,8 @@ def test_subset_mode_with_fully_qualified_destinations(lab):
     spec = stored_vs(lab, "backend")["spec"]
     assert spec["http"][0] == original["spec"]["http"][0]
     assert spec["http"][1]["route"] == [
-        {"destination": {"host": fqdn("backend"), "subset": "v1", "port": {"number": 80}}, "weight": 80},
-        {"destination": {"host": fqdn("backend"), "subset": "v2", "port": {"number": 80}}, "weight": 20}]
+        {"destination": {"host": fqdn(lab, "backend"), "subset": "v1", "port": {"number": 80}}, "weight": 80},
+        {"destination": {"host": fqdn(lab, "backend"), "subset": "v2", "port": {"number": 80}}, "weight": 20}]
     validate_object(stored_vs(lab, "backend"))
     assert route(lab, weight=20, **SUBSET_ARGS)["changed"] is False
 
@@ -196,31 +196,31 @@ def test_subset_mode_with_fully_qualified_destinations(lab):
     assert [r.get("name") for r in spec["http"]] == [None, "backend-canary-match", None]
     assert spec["http"][1]["match"] == [{"headers": {"x-beta": {"exact": "on"}}}]  # `{}` (any request) AND x-beta
     assert spec["http"][1]["route"] == [
-        {"destination": {"host": fqdn("backend"), "subset": "v1", "port": {"number": 80}}, "weight": 0},
-        {"destination": {"host": fqdn("backend"), "subset": "v2", "port": {"number": 80}}, "weight": 100}]
+        {"destination": {"host": fqdn(lab, "backend"), "subset": "v1", "port": {"number": 80}}, "weight": 0},
+        {"destination": {"host": fqdn(lab, "backend"), "subset": "v2", "port": {"number": 80}}, "weight": 100}]
     validate_object(stored_vs(lab, "backend"))
 
     from ansible_collections.progressive.delivery.plugins.modules import canary_rollback
-    rolled_back = run_module(canary_rollback, lab, dict(namespace=NAMESPACE, reason="manual abort", **SUBSET_ARGS))
+    rolled_back = run_module(canary_rollback, lab, dict(reason="manual abort", **SUBSET_ARGS))
     assert not rolled_back.get("failed"), rolled_back
     spec = stored_vs(lab, "backend")["spec"]
     assert spec["http"][0] == original["spec"]["http"][0] and len(spec["http"]) == 2
     assert [entry["weight"] for entry in spec["http"][1]["route"]] == [100, 0]
-    assert spec["http"][1]["route"][0]["destination"]["host"] == fqdn("backend")
+    assert spec["http"][1]["route"][0]["destination"]["host"] == fqdn(lab, "backend")
 
 
 def test_host_mode_on_a_virtual_service_with_qualified_destinations(initialised):
     lab = initialised
     vs = stored_vs(lab)
     for entry in vs["spec"]["http"][0]["route"]:
-        entry["destination"]["host"] = fqdn(entry["destination"]["host"])
+        entry["destination"]["host"] = fqdn(lab, entry["destination"]["host"])
     lab.store.update(vs)
     result = route(lab, weight=25)
     assert not result.get("failed"), result
     assert result["weights"] == {"primary": 75, "canary": 25}
     assert [entry["destination"]["host"] for entry in stored_vs(lab)["spec"]["http"][0]["route"]] == [
-        fqdn("podinfo-primary"), fqdn("podinfo-canary")]
-    rerun = run_module(canary_init, lab, dict(namespace=NAMESPACE, target="podinfo", wait_timeout=30))
+        fqdn(lab, "podinfo-primary"), fqdn(lab, "podinfo-canary")]
+    rerun = run_module(canary_init, lab, dict(target="podinfo", wait_timeout=30))
     assert not rerun.get("failed"), rerun
     assert route(lab)["weights"] == {"primary": 75, "canary": 25}, "canary_init kept the split it read"
 
@@ -238,10 +238,10 @@ def test_ab_match_keeps_the_weighted_routes_conditions_or_fails_writing_nothing(
     validate_object(stored_vs(lab))
     assert route(lab, weight=0, match=[{"headers": {"x-beta": {"exact": "on"}}}])["changed"] is False
 
-    before = snapshot(lab.store)
+    before = snapshot(lab)
     for match, words in (([{"uri": {"exact": "/v2"}, "headers": {"x-api": {"exact": "2"}}}], "no request can match"),
                          ([{"uri": {"regex": "/api/v[0-9]+"}}], "cannot combine")):
         failed = route(lab, weight=0, match=match)
         assert failed.get("failed") and words in failed["msg"] and failed.get("field") == "match", failed
         assert "the weighted route 'podinfo' match[0]" in failed["msg"], failed["msg"]
-        assert snapshot(lab.store) == before
+        assert snapshot(lab) == before

@@ -6,62 +6,59 @@ import pytest
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_promote, canary_rollback, canary_route
 
-from tests.lab.apiserver import http as lab_http
-from tests.lab.apiserver.errors import ApiError
-from tests.lab.apiserver.store import Store
-from tests.modules.cluster.harness import NAMESPACE, PODINFO_IMAGE, edit, podinfo_deployment, run_module, seed, snapshot
+from tests.modules.cluster.admission import Webhook
+from tests.modules.cluster.harness import PODINFO_IMAGE, edit, podinfo_deployment, run_module, seed, snapshot
 
 VS = ("networking.istio.io/v1beta1", "VirtualService")
-ARGS = dict(namespace=NAMESPACE, target="podinfo")
+ARGS = dict(target="podinfo")
 INIT = dict(ARGS, wait_timeout=30)
 
 
 @pytest.fixture
 def initialised(lab):
-    seed(lab.store, podinfo_deployment())
+    seed(lab, podinfo_deployment())
     result = run_module(canary_init, lab, INIT)
     assert not result.get("failed"), result
     return lab
 
 
 @pytest.fixture
-def requests(monkeypatch):
-    """(method, dry run?) of every request the API server answers."""
-    seen = []
-    dispatch = lab_http.Handler._dispatch
+def requests(lab, monkeypatch):
+    """(method, dry run?) of every request the modules send to the API server (the test's own reads and
+    writes through ``lab.store`` left out)."""
+    from kubernetes.client import rest
 
-    def recording(handler, method):
-        seen.append((method, "dryRun=All" in handler.path))
-        return dispatch(handler, method)
-    monkeypatch.setattr(lab_http.Handler, "_dispatch", recording)
+    seen = []
+    request = rest.RESTClientObject.request
+    ours = lab.store._client.client.rest_client
+
+    def recording(client, method, url, *args, **kwargs):
+        if client is not ours:
+            seen.append((method, "dryRun=All" in url))  # the query is in the URL already
+        return request(client, method, url, *args, **kwargs)
+    monkeypatch.setattr(rest.RESTClientObject, "request", recording)
     return seen
 
 
 @pytest.fixture
-def deny(monkeypatch):
-    """Add an admission rule to the emulator for this test only: ``deny(rule)``, where
+def deny(lab):
+    """An admission webhook on the real API server for this test's namespace only: ``deny(rule)``, where
     ``rule(kind, new, old)`` returns a reason to refuse the write (dry run or not), or None."""
-    rules = []
-    prepare = Store._prepare
-
-    def admitting(store, rtype, obj, old, field_validation):
-        prepare(store, rtype, obj, old, field_validation)
-        for rule in rules:
-            reason = rule(rtype.kind, obj, old)
-            if reason:
-                raise ApiError(400, "BadRequest", 'admission webhook "deny.lab.test" denied the request: %s' % reason)
-    monkeypatch.setattr(Store, "_prepare", admitting)
-    return rules.append
+    webhook = Webhook(lab)
+    try:
+        yield webhook.deny
+    finally:
+        webhook.stop()
 
 
 def refused(lab, module, args, *words, **kwargs):
     """Run ``module``, expect a failure naming ``words``, and prove nothing was written."""
-    before = snapshot(lab.store)
+    before = snapshot(lab)
     result = run_module(module, lab, args, **kwargs)
     assert result.get("failed"), result
     for word in words:
         assert word in result["msg"], (word, result["msg"])
-    assert snapshot(lab.store) == before, "a refused call wrote to the cluster"
+    assert snapshot(lab) == before, "a refused call wrote to the cluster"
     return result
 
 
@@ -69,7 +66,7 @@ def new_revision(lab):
     def change(target):
         target["spec"]["template"]["spec"]["containers"][0]["image"] = PODINFO_IMAGE % "6.0.2"
         target["spec"]["replicas"] = 1
-    edit(lab.store, "apps/v1", "Deployment", "podinfo", change)
+    edit(lab, "apps/v1", "Deployment", "podinfo", change)
 
 
 def set_canary_weight(lab, weight):
@@ -81,15 +78,15 @@ def set_canary_weight(lab, weight):
 
 
 def test_init_with_a_timeout_without_unit_fails_before_any_write(lab):
-    seed(lab.store, podinfo_deployment())
+    seed(lab, podinfo_deployment())
     for check in (True, False):
         result = refused(lab, canary_init, dict(INIT, timeout=120), "timeout must be an Istio duration such as 120s or 1.5s",
                          "got 120", check=check)
         assert result["field"] == "timeout"
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo-primary") is None
-    assert lab.store.list("v1", "Service", NAMESPACE) == []
-    assert lab.store.list("networking.istio.io/v1beta1", "DestinationRule", NAMESPACE) == []
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")["spec"]["replicas"] == 2
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo-primary") is None
+    assert lab.store.list("v1", "Service", lab.namespace) == []
+    assert lab.store.list("networking.istio.io/v1beta1", "DestinationRule", lab.namespace) == []
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo")["spec"]["replicas"] == 2
 
 
 @pytest.mark.parametrize("options, field, words", [
@@ -108,10 +105,10 @@ def test_init_with_a_timeout_without_unit_fails_before_any_write(lab):
      ("service_name is 60 characters long", "at most 55")),
 ])
 def test_init_bad_options_fail_before_any_write(lab, options, field, words):
-    seed(lab.store, podinfo_deployment())
+    seed(lab, podinfo_deployment())
     result = refused(lab, canary_init, dict(INIT, **options), *words)
     assert result["field"] == field
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo-primary") is None
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo-primary") is None
 
 
 def test_route_match_header_names_must_be_lowercase(initialised):
@@ -161,22 +158,22 @@ def _denying(rule, reason):
 
 
 def test_init_refused_on_its_last_routing_object_writes_nothing(lab, deny):
-    seed(lab.store, podinfo_deployment())
+    seed(lab, podinfo_deployment())
     deny(_denying(_is("VirtualService", "podinfo"), "VirtualServices need an owner label (policy)"))
-    refused(lab, canary_init, INIT, "create VirtualService test/podinfo", 'admission webhook "deny.lab.test" denied the request',
+    refused(lab, canary_init, INIT, "create VirtualService %s/podinfo" % lab.namespace, 'admission webhook "deny.lab.test" denied the request',
             "VirtualServices need an owner label", "nothing was written")
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo-primary") is None
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo-primary") is None
 
 
 def test_init_refused_on_the_target_scale_down_writes_nothing(lab, deny):
-    seed(lab.store, podinfo_deployment())
+    seed(lab, podinfo_deployment())
     deny(_denying(_scaled_to_zero("podinfo"), "scaling to 0 is frozen (policy)"))
-    refused(lab, canary_init, INIT, "update Deployment test/podinfo", "scaling to 0 is frozen", "nothing was written")
+    refused(lab, canary_init, INIT, "update Deployment %s/podinfo" % lab.namespace, "scaling to 0 is frozen", "nothing was written")
 
 
 def test_route_refused_by_the_server_says_nothing_was_written(initialised, deny):
     deny(_denying(_is("VirtualService", "podinfo"), "traffic changes are frozen (policy)"))
-    refused(initialised, canary_route, dict(ARGS, weight=10), "update VirtualService test/podinfo", "traffic changes are frozen",
+    refused(initialised, canary_route, dict(ARGS, weight=10), "update VirtualService %s/podinfo" % initialised.namespace, "traffic changes are frozen",
             "nothing was written")
 
 
@@ -185,46 +182,46 @@ def test_promote_refused_on_the_target_scale_down_writes_nothing(initialised, de
     new_revision(lab)
     set_canary_weight(lab, 30)
     deny(_denying(_scaled_to_zero("podinfo"), "scaling to 0 is frozen (policy)"))
-    refused(lab, canary_promote, dict(ARGS, timeout=30), "update Deployment test/podinfo", "scaling to 0 is frozen", "nothing was written")
+    refused(lab, canary_promote, dict(ARGS, timeout=30), "update Deployment %s/podinfo" % lab.namespace, "scaling to 0 is frozen", "nothing was written")
 
 
 def test_rollback_refused_on_the_target_scale_down_still_routes_to_the_primary(initialised, deny):
     """A rollback is not all-or-nothing: traffic safety comes first, so a refused scale-down must not keep the
     traffic on the canary (the rollback is not rehearsed as a dry run)."""
     lab = initialised
-    edit(lab.store, "apps/v1", "Deployment", "podinfo", lambda target: target["spec"].update(replicas=1))
+    edit(lab, "apps/v1", "Deployment", "podinfo", lambda target: target["spec"].update(replicas=1))
     set_canary_weight(lab, 30)
     deny(_denying(_scaled_to_zero("podinfo"), "scaling to 0 is frozen (policy)"))
     result = run_module(canary_rollback, lab, dict(ARGS, reason="failed checks", scale_down_delay=0))
     assert result.get("failed"), result
-    for word in ("the traffic is on the primary (weights 100/0)", "update Deployment test/podinfo", "scaling to 0 is frozen"):
+    for word in ("the traffic is on the primary (weights 100/0)", "update Deployment %s/podinfo" % lab.namespace, "scaling to 0 is frozen"):
         assert word in result["msg"], (word, result["msg"])
-    vs = lab.store.get("networking.istio.io/v1beta1", "VirtualService", NAMESPACE, "podinfo")
+    vs = lab.store.get("networking.istio.io/v1beta1", "VirtualService", lab.namespace, "podinfo")
     assert [d["weight"] for d in vs["spec"]["http"][0]["route"]] == [100, 0]
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo")["spec"]["replicas"] == 1
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo")["spec"]["replicas"] == 1
 
 
 @pytest.mark.parametrize("options, words", [
     # Istio's schema: an enum value this collection does not check
     (dict(cors_policy={"allowOrigins": [{"exact": "https://example.com"}], "unmatchedPreflights": "DROP"}),
-     ("create VirtualService test/podinfo", "spec.http[0].corsPolicy.unmatchedPreflights")),
+     ("create VirtualService {ns}/podinfo", "spec.http[0].corsPolicy.unmatchedPreflights")),
     # a field the schema does not know: a real write would drop it with a warning and never match
-    (dict(retries={"attempts": 3, "perTryTimeot": "2s"}), ("create VirtualService test/podinfo", "(400)",
+    (dict(retries={"attempts": 3, "perTryTimeot": "2s"}), ("create VirtualService {ns}/podinfo", "(400)",
                                                            'unknown field "spec.http[0].retries.perTryTimeot"')),
-    (dict(traffic_policy={"loadBalancer": {"simple": "FASTEST"}}), ("create DestinationRule test/podinfo-primary",
+    (dict(traffic_policy={"loadBalancer": {"simple": "FASTEST"}}), ("create DestinationRule {ns}/podinfo-primary",
                                                                      "spec.trafficPolicy.loadBalancer")),
 ])
 def test_init_options_only_the_server_schema_refuses_write_nothing(lab, options, words):
-    seed(lab.store, podinfo_deployment())
-    refused(lab, canary_init, dict(INIT, **options), *(words + ("nothing was written",)))
-    assert lab.store.get("apps/v1", "Deployment", NAMESPACE, "podinfo-primary") is None
+    seed(lab, podinfo_deployment())
+    refused(lab, canary_init, dict(INIT, **options), *[word.format(ns=lab.namespace) for word in words + ("nothing was written",)])
+    assert lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo-primary") is None
 
 
 # --- how the writes are sent -------------------------------------------------------------------
 
 
 def test_every_write_is_dry_run_before_the_first_real_one(lab, requests):
-    seed(lab.store, podinfo_deployment())
+    seed(lab, podinfo_deployment())
     result = run_module(canary_init, lab, INIT)
     assert not result.get("failed"), result
     writes = [(method, dry) for method, dry in requests if method != "GET"]
@@ -256,17 +253,21 @@ def test_a_dry_run_can_update_what_it_created_and_stores_neither(lab):
     from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Changes, Cluster, ClusterError, overlay
     from tests.modules.cluster.harness import _forget_client_state
 
-    seed(lab.store)
     _forget_client_state()
     cluster = Cluster(get_api_client(kubeconfig=str(lab.kubeconfig)))
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": NAMESPACE}, "data": {"a": "1"}}
-    before = lab.store.resource_version
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": lab.namespace}, "data": {"a": "1"}}
+    events = []
+    stop_watch = lab.store.watch("v1", "ConfigMap", lab.namespace, lambda event, obj: events.append((event, obj["metadata"]["name"])))
     with cluster.dry_run_writes():
         created = cluster.write(None, config_map, Changes())
         cluster.write(created, overlay(created, {"data": {"a": "2"}}), Changes())
         with pytest.raises(ClusterError) as err:
             cluster.write(created, overlay(created, {"metadata": {"labels": {"bad label": "x"}}}), Changes())
-    assert "rejected create ConfigMap test/settings (422)" in str(err.value) and "nothing was written" in str(err.value)
-    assert lab.store.get("v1", "ConfigMap", NAMESPACE, "settings") is None and lab.store.resource_version == before
+    assert "rejected create ConfigMap %s/settings (422)" % lab.namespace in str(err.value) and "nothing was written" in str(err.value)
+    assert lab.store.get("v1", "ConfigMap", lab.namespace, "settings") is None
     cluster.write(None, config_map, Changes())
-    assert lab.store.get("v1", "ConfigMap", NAMESPACE, "settings")["data"] == {"a": "1"}
+    assert lab.store.get("v1", "ConfigMap", lab.namespace, "settings")["data"] == {"a": "1"}
+    # the watch saw the real create, and nothing of the dry runs before it
+    lab.wait_for(lambda: events, 10, "the watch event of the real create")
+    stop_watch()
+    assert events == [("ADDED", "settings")], events
