@@ -2,11 +2,11 @@
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import time
 from typing import Callable, List, Optional
+
+from ..common import stop_processes
 
 MANIFEST = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "progressive-delivery", "lab-binaries.json")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -14,12 +14,6 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.p
 
 class ComponentError(RuntimeError):
     """A component did not start or become ready; the message names it and its log file."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_manifest() -> dict:
@@ -52,6 +46,9 @@ class Proc:
         return self.process is not None and self.process.poll() is None
 
     def wait_ready(self, check: Callable[[], bool], timeout: float, stop=None) -> None:
+        """Until ``check()`` is true; ComponentError naming the component and its log when it exits or
+        times out. ``LAB_READY_TIMEOUT`` (seconds) overrides ``timeout`` (the tests use it)."""
+        timeout = float(os.environ.get("LAB_READY_TIMEOUT") or timeout)
         deadline = time.monotonic() + timeout
         last = None
         while True:
@@ -71,15 +68,6 @@ class Proc:
             time.sleep(0.1)
 
     def stop(self, grace: float = 5.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.process.pid, signum)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        """SIGTERM to its process group, SIGKILL after ``grace`` seconds."""
+        if self.process is not None:
+            stop_processes([self.process], grace)
