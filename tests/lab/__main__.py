@@ -149,7 +149,7 @@ def down(directory: str, timeout: float = 20.0) -> list:
     if info.get("network"):  # its network namespaces (and any process still in one), veths and bridge
         from .real.network import cleanup
         still += ["network %s" % name for name in cleanup(info["network"])]
-    if info.get("state") != "stopped":
+    if info.get("state") not in ("stopped", "failed"):  # a failed start stays "failed", with its errors
         info["state"] = "stopped"
         atomic_write(lab_file(directory), json.dumps(info, indent=2, sort_keys=True) + "\n")
     return still

@@ -3,7 +3,6 @@ an ingress gateway (router) and a client-side sidecar-type proxy (captureMode NO
 
 import json
 import os
-import time
 from typing import Dict, List, Optional
 
 import requests

@@ -25,6 +25,19 @@ def load_manifest() -> dict:
         return json.load(handle)
 
 
+def ready_timeout(name: str, default: float) -> float:
+    setting = (os.environ.get("LAB_READY_TIMEOUT") or "").strip()
+    if not setting:
+        return default
+    if "=" not in setting:
+        return float(setting)
+    for item in setting.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == name:
+            return float(value)
+    return default
+
+
 class Proc:
     def __init__(self, name: str, args: List[str], log_path: str, env: Optional[dict] = None, cwd: Optional[str] = None):
         self.name, self.args, self.log_path, self.env, self.cwd = name, args, log_path, env, cwd
@@ -47,8 +60,9 @@ class Proc:
 
     def wait_ready(self, check: Callable[[], bool], timeout: float, stop=None) -> None:
         """Until ``check()`` is true; ComponentError naming the component and its log when it exits or
-        times out. ``LAB_READY_TIMEOUT`` (seconds) overrides ``timeout`` (the tests use it)."""
-        timeout = float(os.environ.get("LAB_READY_TIMEOUT") or timeout)
+        times out. ``LAB_READY_TIMEOUT`` overrides ``timeout``: seconds for every component, or
+        ``name=seconds,...`` for some (``pilot-discovery=5``; the tests use it)."""
+        timeout = ready_timeout(self.name, timeout)
         deadline = time.monotonic() + timeout
         last = None
         while True:

@@ -7,7 +7,7 @@ import sys
 
 from tests.lab.common import alive
 
-from ._lab import REPO, lab_cli, link_names, netns_names
+from ._lab import lab_cli, link_names, netns_names
 
 
 def test_status_and_down_without_a_lab(tmp_path):
