@@ -110,8 +110,30 @@ def workload_of(pod: dict) -> Tuple[str, str]:
     return name, meta.get("namespace") or "default"
 
 
-def cluster_workloads(services: List[dict], slices: List[dict], pods: List[dict]) -> Dict[str, dict]:
-    """istiod's outbound clusters as tagged by our bootstrap (``outbound|PORT||HOST;``) -> Telemetry's workload entries."""
+def _most_common_workload(pods: List[dict]):
+    counts: Dict[tuple, int] = {}
+    for pod in pods:
+        key = workload_of(pod)
+        counts[key] = counts.get(key, 0) + 1
+    return max(counts.items(), key=lambda item: (item[1], item[0]))[0] if counts else None
+
+
+def _dr_host(rule: dict) -> Optional[Tuple[str, str]]:
+    """(namespace, service name) a DestinationRule's host names, for hosts of this cluster's Services."""
+    host = (rule.get("spec") or {}).get("host") or ""
+    parts = host.split(".")
+    if len(parts) == 1:
+        return rule["metadata"]["namespace"], parts[0]
+    if len(parts) in (2, 3, 5) and (len(parts) == 2 or parts[2] == "svc") and (len(parts) != 5 or parts[3:] == ["cluster", "local"]):
+        return parts[1], parts[0]
+    return None
+
+
+def cluster_workloads(services: List[dict], slices: List[dict], pods: List[dict],
+                      destination_rules: Optional[List[dict]] = None) -> Dict[str, dict]:
+    """istiod's outbound clusters as tagged by our bootstrap (``outbound|PORT||HOST;``, and
+    ``outbound|PORT|SUBSET|HOST;`` for DestinationRule subsets: the Service's pods carrying the
+    subset's labels) -> Telemetry's workload entries."""
     by_uid = {p["metadata"]["uid"]: p for p in pods}
     by_name = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in pods}
     backends: Dict[tuple, List[dict]] = {}
@@ -124,21 +146,30 @@ def cluster_workloads(services: List[dict], slices: List[dict], pods: List[dict]
             pod = by_uid.get(ref.get("uid")) or by_name.get((ref.get("namespace"), ref.get("name")))
             if pod is not None:
                 backends.setdefault((item["metadata"]["namespace"], service), []).append(pod)
+    subsets: Dict[tuple, List[dict]] = {}
+    for rule in destination_rules or []:
+        target = _dr_host(rule)
+        if target is not None:
+            subsets.setdefault(target, []).extend(s for s in (rule.get("spec") or {}).get("subsets") or [] if s.get("name"))
     out = {}
     for svc in services:
         namespace, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
         host = "%s.%s.svc.cluster.local" % (name, namespace)
-        counts: Dict[tuple, int] = {}
-        for pod in backends.get((namespace, name), []):
-            key = workload_of(pod)
-            counts[key] = counts.get(key, 0) + 1
-        if not counts:
-            continue
-        (workload, workload_namespace), _ = max(counts.items(), key=lambda item: (item[1], item[0]))
-        for port in (svc.get("spec") or {}).get("ports") or []:
-            out["outbound|%d||%s;" % (port["port"], host)] = {
-                "service": name, "service_namespace": namespace, "host": host,
-                "workload": workload, "workload_namespace": workload_namespace}
+        ports = [port["port"] for port in (svc.get("spec") or {}).get("ports") or []]
+        pods_behind = backends.get((namespace, name), [])
+        clusters = [("", pods_behind)]
+        for subset in subsets.get((namespace, name), []):
+            labels = subset.get("labels") or {}
+            clusters.append((subset["name"], [p for p in pods_behind
+                                              if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())]))
+        for subset_name, members in clusters:
+            found = _most_common_workload(members)
+            if found is None:
+                continue
+            for port in ports:
+                out["outbound|%d|%s|%s;" % (port, subset_name, host)] = {
+                    "service": name, "service_namespace": namespace, "host": host,
+                    "workload": found[0], "workload_namespace": found[1]}
     return out
 
 
@@ -189,11 +220,11 @@ class Telemetry:
             workloads = dict(self.workloads)
         return prometheus_config(self.envoy_admins, workloads, self.pods_sd_path)
 
-    def update(self, services: List[dict], slices: List[dict], pods: List[dict]) -> bool:
+    def update(self, services: List[dict], slices: List[dict], pods: List[dict], destination_rules: Optional[List[dict]] = None) -> bool:
         """Take one reading of the cluster; True when a mapping is new (Prometheus will be reloaded)."""
         changed = False
         with self._lock:
-            for name, entry in cluster_workloads(services, slices, pods).items():
+            for name, entry in cluster_workloads(services, slices, pods, destination_rules).items():
                 if self.workloads.get(name) != entry:
                     self.workloads[name] = entry  # sticky: never removed
                     changed = True
@@ -212,7 +243,8 @@ class Telemetry:
     def poll_once(self) -> None:
         self.update(self.kube.get("/api/v1/services")["items"],
                     self.kube.get("/apis/discovery.k8s.io/v1/endpointslices")["items"],
-                    self.kube.get("/api/v1/pods")["items"])
+                    self.kube.get("/api/v1/pods")["items"],
+                    self.kube.get("/apis/networking.istio.io/v1/destinationrules")["items"])
 
     def start(self, prometheus) -> "Telemetry":
         """``prometheus``: a started ``tests.lab.prometheus.Prometheus`` built with ``self.config()``."""

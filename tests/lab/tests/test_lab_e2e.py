@@ -215,6 +215,13 @@ def test_destination_rule_subsets_route_by_pod_labels(routing):
     seen = lab.versions("mesh", "podinfo-family.test", 1000)
     print("\nsubsets 75/25 over 1,000 requests: %s" % seen, file=sys.__stdout__)
     assert set(seen) == {"6.0.0", "6.0.1"} and 200 <= seen["6.0.1"] <= 300, seen
+    # The subset clusters are mapped to the workloads whose pods carry the subsets' labels.
+    query = 'sum by (destination_workload) (istio_requests_total{destination_service_name="podinfo-family",response_code="200"})'
+
+    def counts():
+        return {r["metric"]["destination_workload"]: float(r["value"][1]) for r in lab.query(query)}
+    wait(lambda: (lambda c: c.get("podinfo", 0) >= 200 + seen["6.0.1"] and c.get("podinfo-primary", 0) >= seen["6.0.0"])(counts()), 20,
+         lambda: "istio_requests_total by subset workload: %s" % counts())
 
 
 def _served(lab, selector, path="version"):
@@ -269,8 +276,9 @@ def test_injected_random_error_shows_in_the_success_rate_query(routing):
         patch = [{"op": "test", "path": "/spec/template/spec/containers/0/command/7", "value": "--random-error=false"},
                  {"op": "replace", "path": "/spec/template/spec/containers/0/command/7", "value": "--random-error=true"}]
         lab.kubectl("patch", "deployment", "-n", NS, "podinfo", "--type=json", "-p", json.dumps(patch))
-        wait(lambda: lab.rolled_out(NS, "podinfo", 2) and not set(lab.pod_versions(NS, "app=podinfo")) & set(old), 120,
-             "the faulty rollout", interval=1)
+        # (not pod_versions: one request in three to these pods fails on purpose)
+        wait(lambda: lab.rolled_out(NS, "podinfo", 2) and not {p["metadata"]["name"] for p in lab.ready_pods(NS, "app=podinfo")} & set(old),
+             120, "the faulty rollout", interval=1)
         injected = time.monotonic()
         rate = wait(lambda: [s for s in lab.query(SUCCESS_RATE) if float(s["value"][1]) < 99.0], 20,
                     lambda: "the success rate to drop below 99%%: %s" % lab.query(SUCCESS_RATE))

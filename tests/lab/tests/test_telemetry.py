@@ -63,6 +63,23 @@ def test_clusters_map_to_the_deployment_owning_their_endpoints():
     assert mapping == {k: v for k, v in WORKLOADS.items() if v.get("workload")}
 
 
+def test_destination_rule_subsets_map_to_the_pods_carrying_their_labels():
+    stable = pod("podinfo-primary-def34-y", rs="podinfo-primary-def34", ip="10.213.1.6")
+    stable["metadata"]["labels"]["app"] = "podinfo-primary"
+    nxt = pod("podinfo-abc12-x", rs="podinfo-abc12", ip="10.213.1.5")
+    rule = {"metadata": {"name": "family", "namespace": "test"},
+            "spec": {"host": "family.test.svc.cluster.local", "subsets": [{"name": "stable", "labels": {"app": "podinfo-primary"}},
+                                                                         {"name": "next", "labels": {"app": "podinfo"}},
+                                                                         {"name": "none", "labels": {"app": "nothing"}}]}}
+    mapping = cluster_workloads([svc("family")], [endpoint_slice("family", [stable, nxt])], [stable, nxt], [rule])
+    assert {name: entry["workload"] for name, entry in mapping.items()} == {
+        "outbound|9898||family.test.svc.cluster.local;": "podinfo-primary",  # a tie: the larger name wins, stably
+        "outbound|9898|stable|family.test.svc.cluster.local;": "podinfo-primary",
+        "outbound|9898|next|family.test.svc.cluster.local;": "podinfo"}
+    short = dict(rule, spec=dict(rule["spec"], host="family"))
+    assert cluster_workloads([svc("family")], [endpoint_slice("family", [stable, nxt])], [stable, nxt], [short]) == mapping
+
+
 def test_pod_targets_are_annotated_running_pods_at_their_pod_ip():
     scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": "9797"}
     targets = pod_targets([pod("podinfo-abc12-x", annotations=scrape), pod("podinfo-abc12-y"),
