@@ -254,7 +254,10 @@ class NodeAgent:
         os.makedirs(work, exist_ok=True)
         log_path = os.path.join(self.log_dir, "%s_%s_%s.log" % (pod.namespace, pod.name, c.name))
         with open(log_path, "ab") as output:
-            c.process = subprocess.Popen(["ip", "netns", "exec", pod.net["netns"], program] + args, cwd=work, env=env,
+            # Its own UTS namespace too, so the pod's hostname is its name as in a cluster (podinfo reports it);
+            # ip, unshare and sh each exec the next, so the pid is the program's.
+            c.process = subprocess.Popen(["ip", "netns", "exec", pod.net["netns"], "unshare", "--uts", "--", "/bin/sh", "-c",
+                                          'hostname "$0" && exec "$@"', pod.name[:63], program] + args, cwd=work, env=env,
                                          stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         c.started_at, c.started_mono = now(), time.monotonic()
         c.waiting, c.waiting_message = None, ""
