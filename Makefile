@@ -3,11 +3,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test demo unit sanity lint build lab-up lab-down lab-binaries
+.PHONY: help setup test demo unit sanity lint build lab-up lab-status lab-down lab-binaries
 
 help:
 	@echo "make demo   - start the local lab, roll out podinfo 6.0.1, then a faulty 6.0.2 that is rolled back"
 	@echo "make test   - every test CI runs (unit, lab, modules, end to end, sanity, lint, molecule)"
+	@echo "make lab-up / lab-status / lab-down - the local lab in LAB_DIR (default .build/lab), docs/lab.md"
 
 setup:
 	@scripts/bootstrap.sh
@@ -25,3 +26,14 @@ build: setup
 # (docs/lab.md, "Building the upstream programs"); seconds when nothing changed.
 lab-binaries:
 	@scripts/build_lab_binaries.sh --print-manifest
+
+# The local lab (docs/lab.md): upstream control plane, istiod, two Envoys, Prometheus, podinfo pods.
+LAB_DIR ?= .build/lab
+lab-up: setup lab-binaries
+	@source scripts/env.sh && python -m tests.lab up --dir $(LAB_DIR)
+
+lab-status:
+	@source scripts/env.sh && python -m tests.lab status --dir $(LAB_DIR)
+
+lab-down:
+	@source scripts/env.sh && python -m tests.lab down --dir $(LAB_DIR)

@@ -1,6 +1,6 @@
 """Start and stop a real Prometheus server for the lab and the analysis tests.
 
-Standard library only and no imports from ``plugins/``: the lab is an independent stand-in for a
+Standard library only (and ``tests/lab/common.py``), no imports from ``plugins/``: the lab is an independent stand-in for a
 cluster, and the analysis tests use this file to check the product against a real server.
 
     with Prometheus(work_dir, CONFIG, rule_files={"rules.yml": RULES}) as prom:
@@ -16,14 +16,14 @@ the first scrape arrives some 5 s after start (target discovery is throttled), n
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from .common import free_port, stop_processes
 
 __all__ = ["Prometheus", "PrometheusError", "free_port"]
 
@@ -32,13 +32,6 @@ DEFAULT_BINARY = "prometheus"
 
 class PrometheusError(RuntimeError):
     """The Prometheus process could not be started, reloaded or queried."""
-
-
-def free_port(host="127.0.0.1"):
-    """A TCP port the OS considers free right now (bind to port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class Prometheus:
@@ -127,13 +120,8 @@ class Prometheus:
     def stop(self, timeout=10.0):
         """Stop the process (SIGTERM, then SIGKILL after ``timeout``); safe to call twice."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
+        if process is not None:
+            stop_processes([process], timeout, group=False, kill_wait=timeout)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -12,7 +12,8 @@ import yaml
 
 from . import pki
 from .kube import Kube
-from .procs import ComponentError, Proc, free_port
+from ..common import free_port
+from .procs import ComponentError, Proc
 
 SERVICE_CIDR = "10.96.0.0/16"
 CONTROLLERS = ",".join([

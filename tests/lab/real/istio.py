@@ -3,17 +3,20 @@ an ingress gateway (router) and a client-side sidecar-type proxy (captureMode NO
 
 import json
 import os
-import time
 from typing import Dict, List, Optional
 
 import requests
 import yaml
 
-from ..mesh.envoy import LATENCY_BUCKETS
-from .procs import ComponentError, Proc, free_port
+from ..common import free_port
+from .procs import ComponentError, Proc
 
 NO_PROXY = {"http": None, "https": None}
 ISTIO_VERSION = "1.31.0"
+# Envoy's upstream_rq_time histogram buckets (ms): finer than Istio's, so a p99 is not pushed to the
+# top of a wide bucket.
+LATENCY_BUCKETS = [0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250, 300, 400, 500,
+                   750, 1000, 2500, 5000, 10000, 30000, 60000]
 
 MESH_CONFIG = {
     "enableAutoMtls": False,  # auto-mTLS adds SDS transport sockets; no SDS server here
@@ -46,9 +49,9 @@ def bootstrap(node_id: str, cluster: str, metadata: dict, admin_port: int, xds_p
                 "address": {"socket_address": {"address": "127.0.0.1", "port_value": xds_port}}}}]}]},
         }]},
         "stats_flush_interval": "1s",
-        # As the emulated lab's Envoy (tests/lab/mesh/envoy.py): Envoy's default tags cut cluster
-        # names at the first dot and run first, so they are replaced by the tags the Istio-shaped
-        # relabelling needs. istiod's clusters end in ";" (alt_stat_name), so the value is
+        # Envoy's default tags cut cluster names at the first dot and run first, so they are
+        # replaced by the tags the Istio-shaped relabelling needs (Istio's bootstrap uses the same
+        # cluster regex). istiod's clusters end in ";" (alt_stat_name), so the value is
         # envoy_cluster_name="outbound|9898||podinfo.test.svc.cluster.local;".
         "stats_config": {
             "histogram_bucket_settings": [{"match": {"suffix": "upstream_rq_time"}, "buckets": LATENCY_BUCKETS}],

@@ -1,8 +1,9 @@
-"""The real-control-plane lab process (``python -m tests.lab serve --dir DIR --control-plane real``).
+"""The lab process (``python -m tests.lab serve --dir DIR``; ``up`` runs it in the background).
 
-Same lab.json contract as the emulated lab (``tests/lab/supervisor.py``) plus ``control_plane``,
-``kubectl``, ``istiod``, ``versions``, ``network`` and ``listen_ports``. Nothing is restarted behind
-the user's back: a dead component or an Envoy NACK makes the lab ``degraded``.
+Starts Prometheus, the pod network, etcd and the Kubernetes control plane, the node agent, the CRDs,
+istiod and the two Envoys, in that order, and writes ``DIR/lab.json`` (docs/lab.md lists its keys)
+at every step, so ``down`` can stop whatever exists even when ``up`` failed half-way. Nothing is
+restarted behind the user's back: a dead component or an Envoy NACK makes the lab ``degraded``.
 """
 
 import json
@@ -19,8 +20,9 @@ from . import network as net
 from .controlplane import ControlPlane
 from .istio import ISTIO_VERSION, Istiod, Proxy
 from .node import NodeAgent
-from .procs import ComponentError, free_port, load_manifest
-from .telemetry import RealTelemetry
+from .procs import ComponentError, load_manifest
+from .telemetry import Telemetry
+from ..common import atomic_write, free_port, lab_file
 from ..prometheus import Prometheus
 
 log = logging.getLogger("tests.lab.real")
@@ -30,13 +32,6 @@ NODE_NAME = "lab-node"
 # so nothing matches (see docs/lab.md); a listener on the service port gets port-less domains.
 MESH_PORTS = (9898,)
 urllib3.disable_warnings()
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def _envoy_binary() -> str:
@@ -69,7 +64,7 @@ class RealLab:
         self.ingress_port = free_port()
         self.admin_ports = {"ingress": free_port(), "mesh": free_port()}
         self.prometheus: Optional[Prometheus] = None
-        self.telemetry: Optional[RealTelemetry] = None
+        self.telemetry: Optional[Telemetry] = None
         self._last_pods = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -85,7 +80,7 @@ class RealLab:
         self.network = net.Network.create(on_number=self._record_network)
         self.write()
         # Prometheus first: its first sample comes ~5 s after start whatever we do, so overlap it.
-        self.telemetry = RealTelemetry(os.path.join(self.directory, "prometheus"),
+        self.telemetry = Telemetry(os.path.join(self.directory, "prometheus"),
                                        ["127.0.0.1:%d" % self.admin_ports[n] for n in ("mesh", "ingress")], None)
         self.prometheus = Prometheus(self.telemetry.directory, self.telemetry.config())
         self.prometheus.start()
@@ -135,7 +130,7 @@ class RealLab:
         self.state = "running"
         self.ready_seconds = round(time.time() - self.started, 2)
         self.write()
-        log.info("real lab ready in %.2f s", self.ready_seconds)
+        log.info("lab ready in %.2f s", self.ready_seconds)
 
     def _record_network(self, network: net.Network) -> None:
         self.network = network
@@ -215,7 +210,7 @@ class RealLab:
 
     def write(self) -> None:
         with self._write_lock:
-            _atomic_write(os.path.join(self.directory, "lab.json"), json.dumps(self.info(), indent=2, sort_keys=True) + "\n")
+            atomic_write(lab_file(self.directory), json.dumps(self.info(), indent=2, sort_keys=True) + "\n")
 
     def watch(self) -> None:
         while not self.stop_event.wait(1.0):
@@ -264,10 +259,11 @@ class RealLab:
                 log.exception("stopping %s failed", name)
         self.state = "stopped"
         self.write()
-        log.info("real lab stopped")
+        log.info("lab stopped")
 
 
 def serve(directory: str) -> int:
+    """Run a lab in the foreground until SIGTERM or SIGINT; 1 when it failed to start."""
     directory = os.path.abspath(directory)
     os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
     logging.basicConfig(filename=os.path.join(directory, "logs", "lab.log"), level=logging.INFO,

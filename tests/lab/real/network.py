@@ -29,6 +29,7 @@ class Network:
         self.gateway = "%s.%d.1" % (BASE, number)
         self._lock = threading.Lock()
         self._used: Dict[int, str] = {}  # host index -> pod key
+        self._last = 1  # addresses are handed out round the /24, so a pod's address is not reused at once
 
     @classmethod
     def create(cls, on_number=None) -> "Network":
@@ -53,8 +54,13 @@ class Network:
 
     def add_pod(self, key: str) -> dict:
         with self._lock:
-            index = next(i for i in range(2, 255) if i not in self._used)
+            # The address after the last one handed out: a pod that just went keeps its address free for a
+            # while, as in a cluster's pod CIDR (an address reused at once is unreachable until the host's
+            # neighbour entry for the old pod's MAC address expires).
+            order = [2 + (self._last - 1 + offset) % 253 for offset in range(253)]
+            index = next(i for i in order if i not in self._used)
             self._used[index] = key
+            self._last = index
         netns, veth, address = "pdl%d-%d" % (self.number, index), "pdl%dv%d" % (self.number, index), "%s.%d.%d" % (BASE, self.number, index)
         try:
             ip("netns", "add", netns)
@@ -64,6 +70,7 @@ class Network:
             ip("-n", netns, "link", "set", "eth0", "up")
             ip("-n", netns, "link", "set", "lo", "up")
             ip("-n", netns, "route", "add", "default", "via", self.gateway)
+            ip("neigh", "flush", "to", address, "dev", self.bridge, check=False)  # a stale entry of an earlier pod
         except Exception:
             self.remove_pod({"index": index, "netns": netns, "veth": veth})
             raise

@@ -10,7 +10,6 @@ deletion is graceful (SIGTERM, then DELETE with gracePeriodSeconds=0).
 import datetime
 import logging
 import os
-import signal
 import socket
 import subprocess
 import threading
@@ -20,11 +19,16 @@ from typing import Dict, Optional
 import requests
 
 from . import images
+from ..common import stop_processes
 from .kube import ApiError, Kube
 from .network import Network
 
 log = logging.getLogger("tests.lab.real.node")
 KUBE_VERSION = "v1.36.3"
+
+
+class ContainerConfigError(RuntimeError):
+    """A container's env refers to a ConfigMap, Secret or key that does not exist (CreateContainerConfigError)."""
 
 
 def now() -> str:
@@ -194,16 +198,7 @@ class NodeAgent:
                 log.warning("final delete of %s failed: %s", pod.key, exc)
 
     def _stop_containers(self, pod: Pod, grace: float) -> None:
-        running = [c.process for c in pod.containers if c.process is not None and c.process.poll() is None]
-        for process in running:
-            _killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for process in running:
-            try:
-                process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        stop_processes([c.process for c in pod.containers], grace)
 
     def _run_pod(self, pod: Pod) -> None:
         try:
@@ -239,7 +234,8 @@ class NodeAgent:
             try:
                 self._start_container(pod, c)
             except Exception as exc:  # noqa: BLE001
-                c.waiting, c.waiting_message = "CreateContainerError", str(exc)
+                reason = "CreateContainerConfigError" if isinstance(exc, ContainerConfigError) else "CreateContainerError"
+                c.waiting, c.waiting_message = reason, str(exc)
                 c.backoff_until = mono + 5
                 log.error("starting %s/%s failed: %s", pod.key, c.name, exc)
             return
@@ -258,7 +254,10 @@ class NodeAgent:
         os.makedirs(work, exist_ok=True)
         log_path = os.path.join(self.log_dir, "%s_%s_%s.log" % (pod.namespace, pod.name, c.name))
         with open(log_path, "ab") as output:
-            c.process = subprocess.Popen(["ip", "netns", "exec", pod.net["netns"], program] + args, cwd=work, env=env,
+            # Its own UTS namespace too, so the pod's hostname is its name as in a cluster (podinfo reports it);
+            # ip, unshare and sh each exec the next, so the pid is the program's.
+            c.process = subprocess.Popen(["ip", "netns", "exec", pod.net["netns"], "unshare", "--uts", "--", "/bin/sh", "-c",
+                                          'hostname "$0" && exec "$@"', pod.name[:63], program] + args, cwd=work, env=env,
                                          stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         c.started_at, c.started_mono = now(), time.monotonic()
         c.waiting, c.waiting_message = None, ""
@@ -282,11 +281,18 @@ class NodeAgent:
             return {"metadata.name": pod.name, "metadata.namespace": pod.namespace, "metadata.uid": pod.uid,
                     "status.podIP": (pod.net or {}).get("ip", ""), "spec.nodeName": self.name,
                     "status.hostIP": self.network.gateway}.get(path, "")
-        for kind, ref_key in (("configmaps", "configMapKeyRef"), ("secrets", "secretKeyRef")):
+        for kind, ref_key, title in (("configmaps", "configMapKeyRef", "ConfigMap"), ("secrets", "secretKeyRef", "Secret")):
             if ref_key in source:
                 ref = source[ref_key]
-                obj = self.kube.get("/api/v1/namespaces/%s/%s/%s" % (pod.namespace, kind, ref["name"]))
-                value = (obj.get("data") or {}).get(ref["key"], "")
+                obj = self.kube.get("/api/v1/namespaces/%s/%s/%s" % (pod.namespace, kind, ref["name"]), ok404=True)
+                data = (obj or {}).get("data") or {}
+                if ref.get("optional") and (obj is None or ref["key"] not in data):
+                    return ""
+                if obj is None:  # the kubelet's messages
+                    raise ContainerConfigError('%s "%s" not found' % (kind[:-1], ref["name"]))
+                if ref["key"] not in data:
+                    raise ContainerConfigError("couldn't find key %s in %s %s/%s" % (ref["key"], title, pod.namespace, ref["name"]))
+                value = data[ref["key"]]
                 if kind == "secrets":
                     import base64
                     value = base64.b64decode(value).decode()
@@ -304,7 +310,7 @@ class NodeAgent:
                 continue
             period = float(probe.get("periodSeconds", 10))
             if kind == "readinessProbe" and not c.ready and c.ready_failures == 0:
-                period = 0.5  # like the emulator: quick until the first success
+                period = 0.5  # quick until the first success (a kubelet waits periodSeconds)
             setattr(c, attr, mono + period)
             ok = self._check(pod, c, probe)
             if kind == "readinessProbe":
@@ -318,11 +324,7 @@ class NodeAgent:
                 c.live_failures = 0 if ok else c.live_failures + 1
                 if c.live_failures >= int(probe.get("failureThreshold", 3)):
                     log.info("%s/%s failed its liveness probe: restarting", pod.key, c.name)
-                    _killpg(c.process.pid, signal.SIGTERM)
-                    try:
-                        c.process.wait(5)
-                    except subprocess.TimeoutExpired:
-                        _killpg(c.process.pid, signal.SIGKILL)
+                    stop_processes([c.process], 5.0)
 
     def _port(self, c: Container, port) -> int:
         if isinstance(port, int) or str(port).isdigit():
@@ -411,9 +413,3 @@ class NodeAgent:
             if pod.net:
                 self.network.remove_pod(pod.net)
 
-
-def _killpg(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except ProcessLookupError:
-        pass

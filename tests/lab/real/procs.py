@@ -2,11 +2,11 @@
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import time
 from typing import Callable, List, Optional
+
+from ..common import stop_processes
 
 MANIFEST = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "progressive-delivery", "lab-binaries.json")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -16,12 +16,6 @@ class ComponentError(RuntimeError):
     """A component did not start or become ready; the message names it and its log file."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def load_manifest() -> dict:
     """The upstream programs (scripts/build_lab_binaries.sh); ``LAB_BINARIES_MANIFEST`` overrides the path."""
     path = os.environ.get("LAB_BINARIES_MANIFEST") or MANIFEST
@@ -29,6 +23,19 @@ def load_manifest() -> dict:
         subprocess.run([os.path.join(REPO_ROOT, "scripts", "build_lab_binaries.sh")], check=True, stdout=subprocess.DEVNULL)
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def ready_timeout(name: str, default: float) -> float:
+    setting = (os.environ.get("LAB_READY_TIMEOUT") or "").strip()
+    if not setting:
+        return default
+    if "=" not in setting:
+        return float(setting)
+    for item in setting.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == name:
+            return float(value)
+    return default
 
 
 class Proc:
@@ -52,6 +59,10 @@ class Proc:
         return self.process is not None and self.process.poll() is None
 
     def wait_ready(self, check: Callable[[], bool], timeout: float, stop=None) -> None:
+        """Until ``check()`` is true; ComponentError naming the component and its log when it exits or
+        times out. ``LAB_READY_TIMEOUT`` overrides ``timeout``: seconds for every component, or
+        ``name=seconds,...`` for some (``pilot-discovery=5``; the tests use it)."""
+        timeout = ready_timeout(self.name, timeout)
         deadline = time.monotonic() + timeout
         last = None
         while True:
@@ -71,15 +82,6 @@ class Proc:
             time.sleep(0.1)
 
     def stop(self, grace: float = 5.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.process.pid, signum)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        """SIGTERM to its process group, SIGKILL after ``grace`` seconds."""
+        if self.process is not None:
+            stop_processes([self.process], grace)

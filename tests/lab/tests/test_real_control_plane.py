@@ -1,118 +1,45 @@
-"""The lab on a real control plane (``python -m tests.lab up --control-plane real``, preview).
+"""The lab's control plane itself: upstream kube-apiserver/etcd/controller-manager/scheduler, our node
+agent, istiod and the two Envoys it configures; real podinfo in pod network namespaces; reliability
+(a failed ``up`` names the component and its log and leaves nothing; two labs side by side).
 
-One module-scoped lab: upstream kube-apiserver/etcd/controller-manager/scheduler, our node agent,
-istiod and two Envoys it configures. Prints the measured ``up`` time and the control plane's RSS.
+One module-scoped lab. Prints the measured ``up`` time and the RSS of every component.
 """
 
 import ipaddress
 import json
 import os
-import subprocess
 import sys
-import time
 
 import pytest
 import requests
 import yaml
 
+from tests.lab.common import alive as _alive
+
+from ._lab import MANIFESTS, NO_PROXY, Lab, assert_nothing_left, http, lab_cli, podinfo_variant, up
+
 pytestmark = pytest.mark.lab
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-MANIFEST = os.path.join(REPO, "tests", "lab", "manifests", "podinfo", "deployment.yaml")
-NO_PROXY = {"http": None, "https": None}
+MANIFEST = os.path.join(MANIFESTS, "deployment.yaml")
 
 
-def lab_cli(*args, env=None, timeout=240):
-    return subprocess.run([sys.executable, "-m", "tests.lab"] + list(args), cwd=REPO, capture_output=True, text=True,
-                          env=env, timeout=timeout)
-
-
-def _netns():
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.split()]
-
-
-def _links():
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line]
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _listening(host, port):
-    import socket
-    try:
-        socket.create_connection((host, port), timeout=0.3).close()
-        return True
-    except OSError:
-        return False
-
-
-def assert_nothing_left(info):
-    """No process, netns, link or listening port of the lab described by ``info`` remains."""
-    pids = info.get("pids") or {}
-    every = [pids.get("supervisor")] + list(pids.get("envoys") or []) + list(pids.get("pods") or []) + list((pids.get("control_plane") or {}).values())
-    assert [pid for pid in every if pid and _alive(pid)] == []
-    number = (info.get("network") or {}).get("number")
-    if number is not None:
-        assert [n for n in _netns() if n.startswith("pdl%d-" % number)] == []
-        assert [n for n in _links() if n in ("pdl%dbr" % number,) or n.startswith("pdl%dv" % number)] == []
-    assert [p for p in info.get("listen_ports") or [] if _listening("127.0.0.1", p)] == []
-    if info.get("mesh_address"):
-        assert [p for p in info.get("mesh_ports") or [] if _listening(info["mesh_address"], p)] == []
-
-
-class Lab:
-    def __init__(self, directory):
-        self.dir = str(directory)
-        with open(os.path.join(self.dir, "lab.json"), encoding="utf-8") as handle:
-            self.info = json.load(handle)
-
-    def reload(self):
-        with open(os.path.join(self.dir, "lab.json"), encoding="utf-8") as handle:
-            self.info = json.load(handle)
-        return self.info
-
-    def kubectl(self, *args, stdin=None, check=True):
-        result = subprocess.run([self.info["kubectl"], "--kubeconfig", self.info["kubeconfig"]] + list(args), input=stdin,
-                                capture_output=True, text=True, timeout=120)
-        if check:
-            assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    def get(self, *args):
-        return json.loads(self.kubectl("get", "-o", "json", *args))
+def _rss_mib(pid):
+    with open("/proc/%d/status" % pid, encoding="utf-8") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:")) // 1024
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("reallab")
-    started = time.monotonic()
-    result = lab_cli("up", "--dir", str(directory), "--control-plane", "real")
-    elapsed = time.monotonic() - started
-    if result.returncode != 0:
-        lab_cli("down", "--dir", str(directory))
-        pytest.fail("up failed: %s\n%s" % (result.stderr, result.stdout))
-    running = Lab(directory)
-    rss = {}
-    for name, pid in running.info["pids"]["control_plane"].items():
-        with open("/proc/%d/status" % pid, encoding="utf-8") as handle:
-            rss[name] = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:")) // 1024
-    running.measured = {"up_seconds": round(elapsed, 1), "ready_seconds": running.info["ready_seconds"],
-                        "timings": running.info["timings"], "rss_mib": rss, "rss_total_mib": sum(rss.values())}
+    running = up(tmp_path_factory.mktemp("reallab"))
+    pids = running.info["pids"]
+    rss = {name: _rss_mib(pid) for name, pid in pids["control_plane"].items()}
+    others = {"envoy (%d)" % pid: _rss_mib(pid) for pid in pids["envoys"]}
+    others.update(prometheus=_rss_mib(pids["prometheus"]), lab_process=_rss_mib(pids["supervisor"]))
+    running.measured = {"up_seconds": running.up_seconds, "ready_seconds": running.info["ready_seconds"],
+                        "timings": running.info["timings"], "rss_mib": rss, "rss_total_mib": sum(rss.values()), "other_rss_mib": others}
     print("\nreal control plane: %s" % json.dumps(running.measured), file=sys.__stdout__)
     yield running
-    lab_cli("down", "--dir", str(directory))
+    lab_cli("down", "--dir", running.dir)
 
 
 def test_up_time_and_memory(lab):
@@ -137,21 +64,12 @@ def test_istio_and_gateway_api_crds_are_installed(lab):
 
 
 def _wait(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(message() if callable(message) else message)
-        time.sleep(0.5)
+    from ._lab import wait
+    return wait(predicate, timeout, message)
 
 
 def _ready_pods(lab, selector):
-    pods = lab.get("pods", "-n", "test", "-l", selector)["items"]
-    ready = [p for p in pods if not p["metadata"].get("deletionTimestamp")
-             and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
-    return ready
+    return lab.ready_pods("test", selector)
 
 
 @pytest.fixture(scope="module")
@@ -250,8 +168,8 @@ def test_prometheus_has_istio_shaped_metrics_of_the_envoys(podinfo):
     # the 1,000 mesh requests and the one through the ingress, once a scrape has seen them all
     _wait(lambda: (lambda c: c.get("podinfo-canary", 0) >= 50 and c.get("podinfo", 0) >= 800 and sum(c.values()) >= 1001)(counts()), 20,
           lambda: "istio_requests_total: %s" % counts())
-    up = requests.get(lab.info["prometheus"] + "/api/v1/query", params={"query": 'up{job="kubernetes-pods"}'}, timeout=5, proxies=NO_PROXY).json()
-    assert {r["metric"]["workload"] for r in up["data"]["result"] if r["value"][1] == "1"} >= {"podinfo", "podinfo-canary"}
+    targets = requests.get(lab.info["prometheus"] + "/api/v1/query", params={"query": 'up{job="kubernetes-pods"}'}, timeout=5, proxies=NO_PROXY).json()
+    assert {r["metric"]["workload"] for r in targets["data"]["result"] if r["value"][1] == "1"} >= {"podinfo", "podinfo-canary"}
 
 
 def test_gateway_api_httproute_on_the_service_routes_through_the_sidecar(podinfo):
@@ -302,9 +220,96 @@ def test_killed_container_is_restarted(podinfo):
     assert _ready_pods(lab, "app=podinfo-canary")[0]["metadata"]["uid"] == pod["metadata"]["uid"]
 
 
+def test_podinfo_endpoints_and_readiness_toggle(podinfo):
+    """The real podinfo's endpoints at its pod IP; /readyz/disable takes the pod out of its EndpointSlice."""
+    lab = podinfo
+    pod = _ready_pods(lab, "app=podinfo-canary")[0]
+    base = "http://%s:9898" % pod["status"]["podIP"]
+    session = http()
+    info = session.get(base + "/", timeout=5).json()
+    assert info["version"] == "6.0.1" and info["message"] == "greetings from podinfo v6.0.1"
+    assert "PODINFO_UI_COLOR=#34577c" in session.get(base + "/env", timeout=5).json()  # from the Deployment's env
+    assert session.get(base + "/headers", headers={"X-Canary": "insider"}, timeout=5).json()["X-Canary"] == ["insider"]
+    assert session.get(base + "/status/418", timeout=5).status_code == 418
+    metrics = session.get("http://%s:9797/metrics" % pod["status"]["podIP"], timeout=5).text
+    assert 'http_requests_total{status="418"}' in metrics
+
+    def ready_addresses():
+        slices = lab.get("endpointslices", "-n", "test", "-l", "kubernetes.io/service-name=podinfo-canary")["items"]
+        return sorted(a for s in slices for e in s.get("endpoints") or [] for a in e["addresses"] if (e.get("conditions") or {}).get("ready"))
+    assert session.post(base + "/readyz/disable", timeout=5).status_code == 202
+    try:
+        _wait(lambda: ready_addresses() == [], 30, lambda: "the unready pod is still listed: %s" % ready_addresses())
+        assert not _ready_pods(lab, "app=podinfo-canary")
+    finally:
+        assert session.post(base + "/readyz/enable", timeout=5).status_code == 202
+    _wait(lambda: ready_addresses() == [pod["status"]["podIP"]], 30, lambda: "the pod is not listed again: %s" % ready_addresses())
+
+
+def test_crash_looping_container_shows_in_pod_status_and_trips_the_deadline(podinfo):
+    lab = podinfo
+    broken = podinfo_variant("broken", "ghcr.io/stefanprodan/podinfo:6.0.1")
+    broken["spec"]["progressDeadlineSeconds"] = 10
+    broken["spec"]["template"]["spec"]["containers"][0]["command"] = ["./podinfo", "--port=not-a-port"]
+    lab.apply(broken)
+
+    def crash_looping():
+        pods = lab.get("pods", "-n", "test", "-l", "app=broken")["items"]
+        statuses = [c for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []]
+        looping = [c for c in statuses if c["restartCount"] >= 1 and c["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff"]
+        return looping and looping[0]
+    container = _wait(crash_looping, 30, lambda: lab.kubectl("get", "pods", "-n", "test", "-l", "app=broken", "-o", "yaml"))
+    assert container["ready"] is False
+    assert container["lastState"]["terminated"]["exitCode"] != 0
+
+    def progressing():
+        deployment = lab.get("deployment", "-n", "test", "broken")
+        return next((c for c in deployment["status"].get("conditions") or [] if c["type"] == "Progressing"), {})
+    condition = _wait(lambda: progressing().get("reason") == "ProgressDeadlineExceeded" and progressing(), 60,
+                      lambda: "Progressing: %s" % progressing())
+    assert condition["status"] == "False"
+    lab.kubectl("delete", "deployment", "-n", "test", "broken", "--wait=true")
+
+
+def test_missing_config_map_blocks_the_container_until_it_exists(podinfo):
+    lab = podinfo
+    plain = podinfo_variant("plain", "ghcr.io/stefanprodan/podinfo:6.1.0")
+    plain["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "PODINFO_UI_MESSAGE", "valueFrom": {"configMapKeyRef": {"name": "ui", "key": "message"}}}]
+    lab.apply(plain)
+
+    def waiting():
+        pods = lab.get("pods", "-n", "test", "-l", "app=plain")["items"]
+        return [c["state"]["waiting"] for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []
+                if c["state"].get("waiting", {}).get("reason") == "CreateContainerConfigError"]
+    state = _wait(waiting, 30, lambda: lab.kubectl("get", "pods", "-n", "test", "-l", "app=plain", "-o", "yaml"))
+    assert state[0]["message"] == 'configmap "ui" not found'
+    lab.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ui", "namespace": "test"}, "data": {"message": "hello lab"}})
+    pod = _wait(lambda: _ready_pods(lab, "app=plain"), 60, "the pod to become ready once the ConfigMap exists")[0]
+    assert http().get("http://%s:9898/" % pod["status"]["podIP"], timeout=5).json()["message"] == "hello lab"
+    lab.kubectl("delete", "deployment", "-n", "test", "plain", "--wait=true")
+
+
+def test_istio_series_carry_the_labels_flaggers_queries_use(podinfo):
+    """The label set of the derived ``istio_requests_total`` (docs/lab.md lists how it differs from a sidecar's)."""
+    lab = podinfo
+    series = lab.query('istio_requests_total{destination_workload="podinfo-canary",response_code="200"}')
+    assert series, "no istio_requests_total for podinfo-canary"
+    labels = series[0]["metric"]
+    assert {k: labels[k] for k in ("reporter", "destination_workload", "destination_workload_namespace", "destination_service",
+                                   "destination_service_name", "destination_service_namespace", "destination_canonical_service",
+                                   "source_workload", "request_protocol", "response_code")} == {
+        "reporter": "destination", "destination_workload": "podinfo-canary", "destination_workload_namespace": "test",
+        "destination_service": "podinfo-canary.test.svc.cluster.local", "destination_service_name": "podinfo-canary",
+        "destination_service_namespace": "test", "destination_canonical_service": "podinfo-canary", "source_workload": "unknown",
+        "request_protocol": "http", "response_code": "200"}
+    assert labels["envoy_cluster_name"] == "outbound|9898||podinfo-canary.test.svc.cluster.local;"
+    print("\nistio_requests_total labels: %s" % sorted(labels), file=sys.__stdout__)
+
+
 def test_a_second_lab_runs_beside_the_first(lab, tmp_path):
     second = tmp_path / "second"
-    result = lab_cli("up", "--dir", str(second), "--control-plane", "real")
+    result = lab_cli("up", "--dir", str(second))
     try:
         assert result.returncode == 0, result.stderr
         other = Lab(second)
@@ -321,6 +326,18 @@ def test_a_second_lab_runs_beside_the_first(lab, tmp_path):
     assert json.loads(lab_cli("status", "--dir", lab.dir).stdout)["healthy"]
 
 
+def test_z_a_dead_envoy_is_reported_not_restarted(lab):
+    envoy = lab.reload()["pids"]["envoy"]  # the mesh proxy
+    os.kill(envoy, 9)
+    info = _wait(lambda: (lambda i: i["state"] == "degraded" and i)(lab.reload()), 10, "the lab to report degraded")
+    assert any(e.startswith("envoy (mesh) exited with code") and "envoy-mesh.log" in e for e in info["errors"]), info["errors"]
+    assert info["pids"]["envoy"] == envoy and not _alive(envoy)
+    status = lab_cli("status", "--dir", lab.dir)
+    assert status.returncode == 1
+    result = json.loads(status.stdout)
+    assert result["checks"]["envoy_mesh"] is False and result["checks"]["mesh"] is False and result["checks"]["envoy_ingress"] is True
+
+
 def test_zz_down_leaves_nothing(lab):
     info = lab.reload()
     result = lab_cli("down", "--dir", lab.dir)
@@ -335,10 +352,36 @@ def test_failed_up_names_the_component_and_leaves_nothing(tmp_path):
     path = tmp_path / "lab-binaries.json"
     path.write_text(json.dumps(manifest))
     directory = tmp_path / "lab"
-    result = lab_cli("up", "--dir", str(directory), "--control-plane", "real", env=dict(os.environ, LAB_BINARIES_MANIFEST=str(path)))
+    result = lab_cli("up", "--dir", str(directory), env=dict(os.environ, LAB_BINARIES_MANIFEST=str(path)))
     assert result.returncode == 1
     assert "kube-scheduler" in result.stderr and "no-such-kube-scheduler" in result.stderr, result.stderr
     with open(directory / "lab.json", encoding="utf-8") as handle:
         info = json.load(handle)
+    assert lab_cli("down", "--dir", str(directory)).returncode == 0
+    assert_nothing_left(info)
+
+
+def test_failed_up_names_a_component_that_never_becomes_ready_and_leaves_nothing(tmp_path):
+    """istiod that starts but never answers /ready: up fails after the control plane, the pod network
+    and the CRDs exist, names pilot-discovery and its log, and stops all of it."""
+    from tests.lab.real.procs import load_manifest
+    fake = tmp_path / "pilot-discovery"
+    fake.write_text("#!/bin/sh\necho 'fake istiod: never ready'\nexec sleep 300\n")
+    fake.chmod(0o755)
+    manifest = load_manifest()
+    manifest["binaries"]["pilot-discovery"] = str(fake)
+    path = tmp_path / "lab-binaries.json"
+    path.write_text(json.dumps(manifest))
+    directory = tmp_path / "lab"
+    result = lab_cli("up", "--dir", str(directory), env=dict(os.environ, LAB_BINARIES_MANIFEST=str(path), LAB_READY_TIMEOUT="pilot-discovery=5"))
+    assert result.returncode == 1
+    assert "pilot-discovery was not ready after 5 s" in result.stderr, result.stderr
+    assert "%s/logs/istiod.log" % directory in result.stderr, result.stderr
+    with open(directory / "lab.json", encoding="utf-8") as handle:
+        info = json.load(handle)
+    assert info["state"] == "failed" and info["network"]["number"] is not None
+    assert "control plane ready" in info["timings"] and "CRDs established" in info["timings"]
+    assert "fake istiod: never ready" in (directory / "logs" / "istiod.log").read_text()
+    assert_nothing_left(info)  # up cleaned up by itself
     assert lab_cli("down", "--dir", str(directory)).returncode == 0
     assert_nothing_left(info)

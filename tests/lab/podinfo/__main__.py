@@ -1,5 +1,0 @@
-import sys
-
-from tests.lab.podinfo.app import main
-
-sys.exit(main())
