@@ -147,6 +147,9 @@ def _write_status(module, configmaps, existing, previous, patch=None):
 # ---------------------------------------------------------------------------------------------
 # canary_gate
 
+GATE_NAMES = sorted(gates.GATES)
+GATE_ACTIONS = list(gates.ACTIONS)
+
 
 def run_gate(module):
     """An operator's action on a gate, or (``action`` omitted) a run passing it: an approval is used up."""

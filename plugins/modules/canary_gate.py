@@ -92,15 +92,14 @@ diff:
   type: dict
 """
 
-from ansible_collections.progressive.delivery.plugins.module_utils._state import run_gate
+from ansible_collections.progressive.delivery.plugins.module_utils._state import GATE_ACTIONS, GATE_NAMES, run_gate
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.state import gates
 
 
 def main():
     CanaryModule(dict(
-        gate=dict(type="str", required=True, choices=sorted(gates.GATES)),
-        action=dict(type="str", choices=list(gates.ACTIONS)),
+        gate=dict(type="str", required=True, choices=GATE_NAMES),
+        action=dict(type="str", choices=GATE_ACTIONS),
         by=dict(type="str"),
     ), service_name=False, fence=False, rehearse=False, name="canary_gate").run(run_gate)
 

@@ -5,6 +5,7 @@ its own for each test (``namespace``), so no test sees another's objects."""
 import pytest
 
 from tests.modules.cluster.harness import ClusterView
+from tests.modules.receiver import Receiver
 
 
 @pytest.fixture
@@ -17,3 +18,11 @@ def cluster(shared_lab, namespace):
 def lab(cluster):
     """The cluster modules' name for the same view."""
     return cluster
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP receiver on 127.0.0.1 for the modules that post (webhooks, alerts)."""
+    server = Receiver()
+    yield server
+    server.close()

@@ -6,8 +6,6 @@ import json
 import threading
 import time
 
-import pytest
-
 
 class Receiver:
     """Answers POST /<status>[/<delay seconds>] with that status and records every request."""
@@ -40,10 +38,3 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()

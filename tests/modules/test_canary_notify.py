@@ -13,8 +13,6 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_notify
 
-from tests.modules.receiver import receiver  # noqa: F401 - a fixture
-
 
 def run(args, check=False):
     module_args = dict(args, target="podinfo", namespace="test", _ansible_check_mode=check)

@@ -14,8 +14,6 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_webhook
 
-from tests.modules.receiver import receiver  # noqa: F401 - a fixture
-
 TOKEN = "tok-9f8e7d6c5b4a"
 API_KEY = "key-0a1b2c3d4e5f"
 

@@ -15,14 +15,14 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.progressive.delivery.plugins.module_utils.alerts import discord, gchat, generic, msteams, rocket, slack
+from ansible_collections.progressive.delivery.plugins.module_utils.alerts import discord, gchat, generic, msteams, slack
 
 PROVIDERS = {
     "slack": slack,
     "msteams": msteams,
     "discord": discord,
     "gchat": gchat,
-    "rocket": rocket,
+    "rocket": slack,  # Rocket.Chat's incoming webhooks take Slack's message
     "generic": generic,
 }
 SEVERITIES = ("info", "warn", "error")
