@@ -42,16 +42,16 @@ def test_healthy_canaries_are_not_aborted_by_noise():
     rng = random.Random(20261201)
     test = fa.settings(99)
     # 300 healthy intervals of 600 requests at 0.2 % errors (well within 99 %), looked at 10 times each: no abort
-    assert sum(_interval(test, 0.002, 600, rng) for _ in range(300)) == 0
+    assert sum(_interval(test, 0.002, 600, rng) for _interval_index in range(300)) == 0
     # exactly at the threshold the false-alarm rate stays within alpha (Wald's bound, looked at repeatedly)
-    at_threshold = sum(_interval(test, 0.01, 600, rng) for _ in range(500)) / 500.0
+    at_threshold = sum(_interval(test, 0.01, 600, rng) for _interval_index in range(500)) / 500.0
     assert at_threshold <= test["alpha"] + 0.01
 
 
 def test_power_against_a_clear_regression():
     rng = random.Random(7)
     test = fa.settings(99)
-    caught = sum(_interval(test, 0.05, 600, rng) for _ in range(200)) / 200.0
+    caught = sum(_interval(test, 0.05, 600, rng) for _interval_index in range(200)) / 200.0
     assert caught >= 0.99
 
 
