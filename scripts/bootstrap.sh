@@ -11,6 +11,9 @@ command -v prometheus >/dev/null 2>&1 || apt_packages+=(prometheus)
 command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
 command -v hey >/dev/null 2>&1 || apt_packages+=(hey)
 command -v rsync >/dev/null 2>&1 || apt_packages+=(rsync)
+# The lab's pods: a network namespace (ip) and a UTS namespace (unshare) each.
+command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
+command -v unshare >/dev/null 2>&1 || apt_packages+=(util-linux)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
