@@ -49,7 +49,7 @@ def test_a_failing_receiver_never_fails_the_task(receiver):
     assert result["delivered"] == ["ok"]
     assert [(f["name"], f["status"]) for f in result["undelivered"]] == [("down", 500), ("slow", None)]
     assert result["undelivered"][1]["message"] == "no answer within the timeout of 0.5 s"
-    assert "alert down (slack) was not delivered: status 500: refused" in json.dumps(result["warnings"])  # structured in ansible-core 2.19
+    # the warnings themselves are checked through ansible-playbook below (in-process, another test's module may take them)
     assert receiver.url not in json.dumps(result)
 
 

@@ -61,7 +61,8 @@ def run_module(module, lab_or_args, args=None, check=False, diff=True, **overrid
     module_args = dict(args)
     if lab_or_args is not None:
         module_args.setdefault("kubeconfig", str(lab_or_args.kubeconfig))
-        module_args.setdefault("namespace", lab_or_args.namespace)
+        if "namespace" not in module_args:
+            module_args["namespace"] = lab_or_args.namespace
     module_args.update(overrides)
     module_args["_ansible_check_mode"] = check
     module_args["_ansible_diff"] = diff

@@ -29,8 +29,19 @@ def init_args(**kwargs):
     return args
 
 
+def _rolled_out(lab, name):
+    deployment = lab.store.get("apps/v1", "Deployment", lab.namespace, name) or {}
+    status = deployment.get("status") or {}
+    return (status.get("observedGeneration") == deployment["metadata"]["generation"]
+            and "deployment.kubernetes.io/revision" in (deployment["metadata"].get("annotations") or {})
+            and status.get("readyReplicas") == deployment["spec"]["replicas"])
+
+
 def test_check_mode_predicts_the_real_run_then_second_run_is_unchanged(lab):
     seed(lab, podinfo_deployment())
+    # The controller-manager's own writes to the target (its revision annotation) come first: the check run
+    # and the real run must read the same object to be compared.
+    lab.wait_for(lambda: _rolled_out(lab, "podinfo"), 60, "podinfo rolled out")
     before = snapshot(lab)
 
     predicted = run_module(canary_init, lab, init_args(), check=True)

@@ -393,10 +393,10 @@ def test_rollback_routes_first_even_when_the_scale_down_fails(initialised, monke
     assert not run_module(canary_route, lab, dict(ARGS, weight=80)).get("failed")
     original = Cluster._patch
 
-    def failing_patch(self, existing, patch, attempts=5):
+    def failing_patch(self, existing, patch, attempts=5, claimed=()):
         if existing["kind"] == "Deployment":
             raise ClusterError("failed to update Deployment test/podinfo (HTTP 403): forbidden")
-        return original(self, existing, patch, attempts)
+        return original(self, existing, patch, attempts, claimed)
 
     monkeypatch.setattr(Cluster, "_patch", failing_patch)
     result = run_module(canary_rollback, lab, dict(ARGS, scale_down_delay=0, reason="test"))
