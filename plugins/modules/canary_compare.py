@@ -440,28 +440,20 @@ msg:
   sample: "canary versus primary: Fail, score 50 (pass >= 95, marginal >= 75); request duration canary 235.00ms vs primary 95.00ms (medians): High - ..."
 """
 
-import copy
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis import compare, providers, sampling
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import (
-    CONNECTION_ARGUMENT_SPEC, PrometheusClient, PrometheusError)
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, compare, sampling
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusClient, PrometheusError
 
 
 def argspec():
     return dict(
-        prometheus=dict(type="dict", default={}, options=copy.deepcopy(CONNECTION_ARGUMENT_SPEC)),
-        provider=dict(type="str", choices=providers.provider_names(), default="istio"),
-        target=dict(type="str", required=True),
+        checks.measured_argument_spec(),
         primary=dict(type="str"),
-        namespace=dict(type="str", required=True),
-        service=dict(type="str"),
         window=dict(type="str", default="5m"),
         step=dict(type="str", default="30s"),
         interval=dict(type="str"),
         end=dict(type="str"),
-        variables=dict(type="dict", default={}),
         confidence=dict(type="float", default=compare.DEFAULT_CONFIDENCE),
         min_samples=dict(type="int", default=compare.DEFAULT_MIN_SAMPLES),
         thresholds=dict(type="dict", default={}, options=dict(

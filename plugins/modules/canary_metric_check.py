@@ -309,24 +309,16 @@ msg:
   sample: "metric checks failed: request success rate 69.17% < 99%"
 """
 
-import copy
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, providers
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import (
-    CONNECTION_ARGUMENT_SPEC, PrometheusClient, PrometheusError)
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusClient, PrometheusError
 
 
 def argspec():
     return dict(
-        prometheus=dict(type="dict", default={}, options=copy.deepcopy(CONNECTION_ARGUMENT_SPEC)),
-        provider=dict(type="str", choices=providers.provider_names(), default="istio"),
-        target=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        service=dict(type="str"),
+        checks.measured_argument_spec(),
         interval=dict(type="str", default="1m"),
-        variables=dict(type="dict", default={}),
         metrics=dict(type="list", elements="dict", required=True, options=dict(
             name=dict(type="str", required=True),
             template=dict(type="str"),

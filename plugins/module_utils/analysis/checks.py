@@ -9,10 +9,11 @@ sent, its value, the threshold range, a status (pass | fail | no_data | error) a
 Flagger's words (``request success rate 69.17% < 99%``).
 """
 
+import copy
 import re
 
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import providers
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusAPIError
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import CONNECTION_ARGUMENT_SPEC, PrometheusAPIError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import (
     BUILTIN_VARIABLES, TemplateError, check_duration, render)
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.results import (
@@ -38,6 +39,19 @@ class MetricCheck(object):
         self.builtin = builtin      # the builtin template's name, or None for a custom query
         self.title = title or name
         self.unit = unit
+
+
+def measured_argument_spec():
+    """The options of the modules that measure a canary: how to reach Prometheus, the provider's builtin
+    queries, and who is measured (the template variables target, namespace, service and the user's)."""
+    return dict(
+        prometheus=dict(type="dict", default={}, options=copy.deepcopy(CONNECTION_ARGUMENT_SPEC)),
+        provider=dict(type="str", choices=providers.provider_names(), default="istio"),
+        target=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        service=dict(type="str"),
+        variables=dict(type="dict", default={}),
+    )
 
 
 def template_variables(provider, target, namespace, interval, service=None, name=None, variables=None):
