@@ -13,6 +13,7 @@ import threading
 import time
 
 from tests.lab.real.kube import ApiError
+from tests.mesh import wait_for
 
 __all__ = ["ApiError", "Namespaces", "Store", "wait_for"]
 
@@ -21,18 +22,6 @@ _PATCH_TYPES = {
     "json": "application/json-patch+json",
     "strategic": "application/strategic-merge-patch+json",
 }
-
-
-def wait_for(predicate, timeout=30.0, message="", interval=0.1):
-    """Poll ``predicate`` until it returns something truthy (returned); AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, message or predicate))
-        time.sleep(interval)
 
 
 class Store:

@@ -29,14 +29,17 @@ def cli(*args, timeout=240):
                           check=False)
 
 
-def wait_for(predicate, timeout, message, interval=0.1, describe=None):
+def wait_for(predicate, timeout=30.0, message="", interval=0.1, describe=None):
+    """Poll ``predicate`` until it returns something truthy (returned); AssertionError on timeout naming
+    ``message`` (text, or a callable giving it) and what ``describe()`` says."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s%s" % (timeout, message, ("\n" + describe()) if describe else ""))
+            what = message() if callable(message) else (message or predicate)
+            raise AssertionError("timed out after %.0f s waiting for %s%s" % (timeout, what, ("\n" + describe()) if describe else ""))
         time.sleep(interval)
 
 

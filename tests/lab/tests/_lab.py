@@ -9,6 +9,7 @@ import time
 import requests
 
 from tests.lab.common import alive, listening
+from tests.mesh import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 MANIFESTS = os.path.join(REPO, "tests", "lab", "manifests", "podinfo")
@@ -28,14 +29,7 @@ def http():
 
 
 def wait(predicate, timeout, message, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s: %s" % (timeout, message() if callable(message) else message))
-        time.sleep(interval)
+    return wait_for(predicate, timeout, message, interval=interval)
 
 
 def netns_names():
