@@ -39,18 +39,22 @@ def _canary(canary):
 def canary_judge_start(status, decision, rollout, canary):
     """Where an analysis begins: ``{state, events, schedule}`` (see judge.start)."""
     try:
-        return judge.start(status, decision, rollout["steps"], rollout["threshold"], _canary(canary), rollout.get("limits"))
+        hooks = rollout.get("hooks") or {}
+        return judge.start(status, decision, rollout["steps"], rollout["threshold"], _canary(canary), rollout.get("limits"),
+                           hooks.get("approval_intervals") or 0, hooks.get("approvals"))
     except (judge.JudgeError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("canary_judge_start: %s" % exc)
 
 
 def canary_judge(state, rollout, outcome, canary):
-    """The decision of one interval: ``{action, state, route_weight, route, reason, events, message, outcome, phase, limit}``
-    (see judge.decide)."""
+    """The decision of one interval: ``{action, state, route_weight, route, reason, events, message, outcome, phase, limit,
+    confirm}`` (see judge.decide)."""
     keys = ("step", "weight", "failed_checks", "iterations") + judge.COUNTERS
+    hooks = rollout.get("hooks") or {}
     try:
         return judge.decide(dict((k, int(v)) for k, v in state.items() if k in keys),
-                            rollout["steps"], rollout["threshold"], outcome or {}, _canary(canary), rollout.get("limits"))
+                            rollout["steps"], rollout["threshold"], outcome or {}, _canary(canary), rollout.get("limits"),
+                            hooks.get("approvals"), hooks.get("approval_intervals"))
     except (judge.JudgeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AnsibleFilterError("canary_judge: %s" % exc)
 

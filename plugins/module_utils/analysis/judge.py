@@ -24,7 +24,10 @@ PROMOTE = "promote"      # the last step passed, or a promotion was requested
 ROLLBACK = "rollback"    # threshold reached, or an abort was requested
 RESTART = "restart"      # a new revision arrived: back to weight 0, analysis from the start
 WAIT = "wait"            # a pause step holds the route: for its duration, or until a promotion request
-ACTIONS = (ADVANCE, HALT, PROMOTE, ROLLBACK, RESTART, WAIT)
+CONFIRM = "confirm"      # ask the approval named in ``confirm`` (its webhooks, its gate), then ask the judge again
+ACTIONS = (ADVANCE, HALT, PROMOTE, ROLLBACK, RESTART, WAIT, CONFIRM)
+# The approvals a run may wait for (state/gates.py names): before a weight increase, before the promotion.
+TRAFFIC, PROMOTION = "traffic", "promotion"
 
 # What one interval's metric checks amount to (classify): a pass, a breach, a query error, no data.
 PASSED, FAILED, ERROR, INCONCLUSIVE = "passed", "failed", "error", "inconclusive"
@@ -32,7 +35,8 @@ PASSED, FAILED, ERROR, INCONCLUSIVE = "passed", "failed", "error", "inconclusive
 # consecutive_error_limit defaults to Argo's 4 (settings.py).
 LIMITS = ("failure_limit", "inconclusive_limit", "consecutive_error_limit")
 # Counters of the position beyond Flagger's four; they appear in a state once they were non-zero.
-COUNTERS = ("consecutive_failures", "consecutive_errors", "inconclusive", "held")
+# ``waiting``: intervals in a row spent waiting for an approval (a confirmation, an indefinite pause).
+COUNTERS = ("consecutive_failures", "consecutive_errors", "inconclusive", "held", "waiting")
 
 
 class JudgeError(ValueError):
@@ -104,13 +108,21 @@ def event(text, kind="Normal"):
     return {"text": text, "type": kind}
 
 
-def max_iterations(steps, threshold, failed_checks=0, limits=None, indefinite_pause_intervals=0):
+def approvals_of(approvals):
+    """The approvals asked for (TRAFFIC, PROMOTION): ``{name: bool}``."""
+    approvals = approvals or {}
+    return {TRAFFIC: bool(approvals.get(TRAFFIC)), PROMOTION: bool(approvals.get(PROMOTION))}
+
+
+def max_iterations(steps, threshold, failed_checks=0, limits=None, indefinite_pause_intervals=0, approvals=None):
     """How many intervals an analysis can take at most: every step (a timed pause its intervals, an
     indefinite one ``indefinite_pause_intervals`` more), plus every failed check still allowed, plus
-    the inconclusive results and query errors allowed when they are counted apart, plus one."""
+    the inconclusive results and query errors allowed when they are counted apart, plus the waits for
+    each approval asked for (``indefinite_pause_intervals`` each; the traffic approvals share one), plus one."""
     steps = _steps(steps)
     limits = limits_of(limits)
     total = sum(_step_intervals(step, indefinite_pause_intervals) for step in steps)
+    total += sum(indefinite_pause_intervals for asked in approvals_of(approvals).values() if asked)
     total += max(_int(threshold, "threshold", 1) - failed_checks, 0) + 1
     if limits["inconclusive_limit"] is not None:
         total += limits["inconclusive_limit"] + 1
@@ -120,7 +132,7 @@ def max_iterations(steps, threshold, failed_checks=0, limits=None, indefinite_pa
     return total
 
 
-def start(status, decision, steps, threshold, canary, limits=None, indefinite_pause_intervals=0):
+def start(status, decision, steps, threshold, canary, limits=None, indefinite_pause_intervals=0, approvals=None):
     """Where an analysis of ``canary`` (``name.namespace``) begins.
 
     ``decision`` is canary_state's revision decision: ``new`` / ``restart`` start from scratch,
@@ -128,8 +140,8 @@ def start(status, decision, steps, threshold, canary, limits=None, indefinite_pa
     continues at the highest step of the new schedule not above the recorded weight (never more
     traffic than the canary had), and says so; on a schedule whose steps share a weight (A/B and
     Blue/Green iterations, Argo route steps) at the recorded step, never past it. A resumed run keeps the counters of the failure
-    accounting (COUNTERS) its status recorded. ``limits`` and ``indefinite_pause_intervals`` only
-    bound the loop (``max_iterations``).
+    accounting (COUNTERS) its status recorded. ``limits``, ``indefinite_pause_intervals`` (how long an
+    approval is waited for, in intervals) and ``approvals`` only bound the loop (``max_iterations``).
     """
     weights = _weights(steps)
     _int(threshold, "threshold", 1)
@@ -158,7 +170,7 @@ def start(status, decision, steps, threshold, canary, limits=None, indefinite_pa
         events.append(event("New revision detected! Restarting analysis for %s" % canary))
     else:
         events.append(event("New revision detected! Scaling up %s" % canary))
-    state["max_iterations"] = max_iterations(steps, threshold, state["failed_checks"], limits, indefinite_pause_intervals)
+    state["max_iterations"] = max_iterations(steps, threshold, state["failed_checks"], limits, indefinite_pause_intervals, approvals)
     return {"state": state, "events": events, "schedule": weights}
 
 
@@ -202,12 +214,30 @@ def _counters(current, nxt, **values):
             nxt[key] = value
 
 
-def _because(check):
-    return ", ".join(m.get("message") or m.get("name", "?") for m in (check or {}).get("metrics") or []
-                     if m.get("status") != "pass") or "metric checks failed"
+def rollback_asked(outcome):
+    """Why a rollback is asked for by the interval's answers, or None: ``rollback_requested`` as given, a ``rollback``
+    webhook that passed (``rollback_webhooks``: canary_webhook's answer) or the rollback gate open (``rollback_gate``:
+    canary_gate's answer), as Flagger's load tester ``/rollback/check`` asks for it."""
+    if outcome.get("rollback_requested"):
+        return str(outcome["rollback_requested"])
+    hooks = outcome.get("rollback_webhooks") or {}
+    if hooks.get("rollback"):
+        names = [hook["name"] for hook in hooks.get("hooks") or [] if hook.get("passed")]
+        return "manual webhook invoked" + (" (%s)" % ", ".join(names) if names else "")
+    if (outcome.get("rollback_gate") or {}).get("passed"):
+        return "manual gate invoked (the rollback gate is open)"
+    return None
 
 
-def decide(state, steps, threshold, outcome, canary, limits=None):
+def _because(check, hook_failures=()):
+    return ", ".join(list(hook_failures) + [m.get("message") or m.get("name", "?") for m in (check or {}).get("metrics") or []
+                                            if m.get("status") != "pass"]) or "metric checks failed"
+
+
+_WAITING_FOR = {TRAFFIC: "traffic increase approval", PROMOTION: "promotion approval"}
+
+
+def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None, approval_intervals=None):
     """The decision of one interval.
 
     ``state``: step (-1 before the first), weight, failed_checks, iterations, and the COUNTERS
@@ -219,11 +249,20 @@ def decide(state, steps, threshold, outcome, canary, limits=None):
     an indefinite pause), ``check`` (canary_metric_check's result, or None when no metric is
     configured), ``opening`` (true once the canary is ready: traffic moves to the first step, or back
     to the recorded step of a resumed run, without a check and without counting an interval - Flagger
-    checks no metric at weight 0).
+    checks no metric at weight 0), ``hook_failures`` (the messages of the ``pre-rollout`` webhooks at the
+    opening, of the ``rollout`` webhooks at an interval, that did not pass: a failed check, as Flagger
+    counts them), ``rollback_webhooks`` / ``rollback_gate`` / ``rollback_requested`` (see rollback_asked),
+    ``confirmation`` (``{gate, passed, message}``: the answer to a CONFIRM).
     ``limits``: Argo's failure accounting (LIMITS) beside ``threshold``, each None (off) or >= 0.
+    ``approvals``: ``{traffic: bool, promotion: bool}``, the approvals this rollout asks for (a
+    ``confirm-traffic-increase`` / ``confirm-promotion`` webhook or the gate listed); the judge answers
+    CONFIRM (``confirm`` names it) before a weight increase or a promotion that needs one, and once told
+    it was not given holds the weight (traffic: HALT) or waits (promotion: WAIT, phase WaitingPromotion),
+    the metrics still checked every interval. ``approval_intervals``: how many intervals in a row it waits
+    for an approval (or at an indefinite pause) before it rolls back (``limit`` approval_timeout); None: no end.
 
-    Order of precedence, as Flagger: an abort, then a new revision, then a promotion request, then
-    the metrics. Failed checks count in total (reset only by a new revision); at ``threshold``
+    Order of precedence, as Flagger: an abort, then a rollback asked by a webhook or the gate, then a new
+    revision, then a promotion request, then the metrics. Failed checks count in total (reset only by a new revision); at ``threshold``
     the canary is rolled back. With ``failure_limit`` failed checks also count in a row and more than
     that many in a row roll back (Argo: the limit is what is allowed); with ``consecutive_error_limit``
     query errors count apart, in a row, and more than the limit roll back; with
@@ -254,19 +293,50 @@ def decide(state, steps, threshold, outcome, canary, limits=None):
         raise JudgeError("state.step %d is past the last step of the schedule %s" % (current["step"], weights))
     nxt = dict(current, iterations=current["iterations"] + 1)
     answer = {"action": None, "state": nxt, "route_weight": None, "route": None, "reason": None, "events": [],
-              "outcome": None, "phase": "Progressing", "limit": None}
+              "outcome": None, "phase": "Progressing", "limit": None, "confirm": None}
     interrupted = outcome.get("interrupted")
     here = steps[current["step"]] if current["step"] >= 0 else None
     held = current.get("held", 0)
+    asked = approvals_of(approvals)
+    confirmation = outcome.get("confirmation") or {}
+    hook_failures = [str(text) for text in outcome.get("hook_failures") or []]
+
+    def approved(gate):
+        """True to go on; False when the judge asks for the approval or holds for it (the answer says which)."""
+        if not asked[gate]:
+            return True
+        if confirmation.get("gate") != gate:
+            answer.update(action=CONFIRM, confirm=gate, state=dict(current))
+            return False
+        if confirmation.get("passed"):
+            return True
+        waiting = current.get("waiting", 0) + 1
+        _counters(current, nxt, waiting=waiting)
+        message = confirmation.get("message") or "Halt %s advancement waiting for %s" % (canary, _WAITING_FOR[gate])
+        if approval_intervals is not None and waiting > approval_intervals:
+            roll_back("approval_timeout", "no %s within rollout_approval_timeout (%d intervals waited): %s"
+                      % (_WAITING_FOR[gate], waiting - 1, message))
+            return False
+        answer["events"].append(event(message, "Warning"))
+        if gate == PROMOTION:
+            answer.update(action=WAIT, phase="WaitingPromotion", reason=message)
+        else:
+            answer.update(action=HALT, reason=message)
+        return False
 
     def go_to(index):
-        _counters(current, nxt, held=0)
+        if weights[index] > current["weight"] and not approved(TRAFFIC):
+            return
+        _counters(current, nxt, held=0, waiting=0)
         nxt["step"] = index
         nxt["weight"] = weights[index]
         answer.update(action=ADVANCE, route_weight=nxt["weight"], route=step_route(steps[index]))
         answer["events"].extend(_entering(steps[index], canary, index, len(steps)))
 
     def promote():
+        if not approved(PROMOTION):
+            return
+        _counters(current, nxt, waiting=0)
         answer["action"] = PROMOTE
         switch = here.get("switch") if here else None
         if switch:
@@ -282,6 +352,8 @@ def decide(state, steps, threshold, outcome, canary, limits=None):
     if interrupted == "abort":
         answer.update(action=ROLLBACK, reason=_request_reason(outcome, "abort"))
         answer["events"].append(event("Rolling back %s %s" % (canary, answer["reason"]), "Warning"))
+    elif rollback_asked(outcome) and interrupted != "revision":
+        roll_back("rollback", rollback_asked(outcome))
     elif interrupted == "revision":
         answer.update(action=RESTART, route_weight=0, reason="a new revision was pushed during the analysis")
         answer["route"] = dict(step_route({"weight": 0}))
@@ -304,14 +376,24 @@ def decide(state, steps, threshold, outcome, canary, limits=None):
         raise JudgeError("outcome.interrupted must be abort, promote, revision or null, got %r" % (interrupted,))
     elif outcome.get("opening"):
         answer["state"] = nxt = dict(current)
-        if current["step"] < 0:
+        if current["step"] < 0 and hook_failures:
+            # Flagger: a failed pre-rollout check counts as a failed check, and no traffic moves
+            nxt["iterations"] = current["iterations"] + 1
+            nxt["failed_checks"] = current["failed_checks"] + 1
+            because = _because(None, hook_failures)
+            answer["events"].append(event("Halt %s advancement %s" % (canary, because), "Warning"))
+            if nxt["failed_checks"] >= threshold:
+                roll_back("threshold", "failed checks threshold reached %d (%s)" % (nxt["failed_checks"], because))
+            else:
+                answer.update(action=HALT, reason=because)
+        elif current["step"] < 0:
             answer["events"].append(event("Starting canary analysis for %s" % canary))
             go_to(0)
         else:
             answer.update(action=ADVANCE, route_weight=nxt["weight"], route=step_route(steps[current["step"]]))
     else:
         check = outcome.get("check")
-        verdict = answer["outcome"] = classify(check, limits)
+        verdict = answer["outcome"] = FAILED if hook_failures else classify(check, limits)
         if verdict == PASSED:
             _counters(current, nxt, consecutive_failures=0, consecutive_errors=0)
         elif verdict == FAILED:
@@ -325,7 +407,7 @@ def decide(state, steps, threshold, outcome, canary, limits=None):
         else:
             _counters(current, nxt, inconclusive=current.get("inconclusive", 0) + 1, consecutive_errors=0)
         if verdict != PASSED:
-            because = _because(check)
+            because = _because(check, hook_failures)
             answer["events"].append(event("Halt %s advancement %s" % (canary, because), "Warning"))
             if verdict == FAILED and nxt["failed_checks"] >= threshold:
                 roll_back("threshold", "failed checks threshold reached %d (%s)" % (nxt["failed_checks"], because))
@@ -341,8 +423,13 @@ def decide(state, steps, threshold, outcome, canary, limits=None):
             else:
                 answer["action"] = HALT
         elif here and here.get("pause") and here["pause"].get("indefinite"):
-            answer.update(action=WAIT, phase="WaitingPromotion",
-                          reason="step %d/%d pauses until a promotion request (the promote playbook)" % (current["step"] + 1, len(steps)))
+            waiting = current.get("waiting", 0) + 1
+            _counters(current, nxt, waiting=waiting)
+            reason = "step %d/%d pauses until a promotion request (the promote playbook)" % (current["step"] + 1, len(steps))
+            if approval_intervals is not None and waiting > approval_intervals:
+                roll_back("approval_timeout", "no promotion within rollout_approval_timeout (%d intervals waited): %s" % (waiting - 1, reason))
+            else:
+                answer.update(action=WAIT, phase="WaitingPromotion", reason=reason)
         elif here and here.get("pause") and held + 1 < int(here["pause"].get("intervals") or 1):
             _counters(current, nxt, held=held + 1)
             answer.update(action=WAIT, reason="step %d/%d pauses for %s (interval %d of %d)"
@@ -352,4 +439,5 @@ def decide(state, steps, threshold, outcome, canary, limits=None):
         else:
             go_to(current["step"] + 1)
     answer["message"] = answer["events"][-1]["text"] if answer["events"] else ""
+    answer["counters"] = dict((key, answer["state"][key]) for key in COUNTERS if key in answer["state"])
     return answer

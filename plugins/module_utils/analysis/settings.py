@@ -18,8 +18,11 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.progressive.delivery.plugins.module_utils import alerts as al
 from ansible_collections.progressive.delivery.plugins.module_utils._names import target_names
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, providers, schedule
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import webhooks as wh
+from ansible_collections.progressive.delivery.plugins.module_utils.state import gates as gt
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import is_duration
 
 # A lease lasts one interval (so a dead runner's canary is taken over within one interval), but
@@ -201,6 +204,47 @@ def _service(service):
     return service
 
 
+# How long a run waits for an approval by default: a confirm webhook passing, a manual gate opened, an
+# indefinite pause promoted. The run watches the canary meanwhile, so the wait is bounded by the runner, not by safety.
+DEFAULT_APPROVAL_TIMEOUT = 3600
+
+
+def _hooks(variables, interval):
+    """Validate the webhooks, alerts and gates; return what the loop needs to know of them - never their secrets.
+
+    The validated lists keep their URLs and tokens, so they stay in the role's variables (passed to the
+    modules, whose options are no_log) and only their shape reaches the settings the role prints.
+    """
+    try:
+        hooks = wh.validate(variables.get("webhooks"), "rollout_webhooks")
+        al.validate(variables.get("alerts"), "rollout_alerts")
+    except (wh.WebhookError, al.AlertError) as exc:
+        raise SettingsError(exc.message)
+    gates = variables.get("gates") or []
+    if not isinstance(gates, list):
+        raise SettingsError("rollout_gates must be a list of gate names (%s), for example [promotion], got %r"
+                            % (", ".join(sorted(gt.GATES)), gates))
+    for index, gate in enumerate(gates):
+        if gate not in gt.GATES:
+            raise SettingsError("rollout_gates[%d] %r is not a gate; use %s (held until progressive.delivery.gate opens them)"
+                                % (index, gate, ", ".join(sorted(gt.GATES))))
+    types = set(hook["type"] for hook in hooks)
+    timeout = _integer(variables.get("approval_timeout", DEFAULT_APPROVAL_TIMEOUT), "rollout_approval_timeout", 1)
+    # the approvals a run may wait for: the gate listed, or a confirm webhook of its type
+    approvals = dict((gate, gate in gates or hook_type in types) for gate, hook_type in gt.GATES.items() if gate != "rollback")
+    return {
+        "hook_types": sorted(types),
+        "hooks": dict((hook_type, [hook["name"] for hook in hooks if hook["type"] == hook_type]) for hook_type in sorted(types)),
+        "alerts": [alert.get("name") for alert in variables.get("alerts") or []],
+        "gates": list(gates),
+        "approvals": approvals,
+        "approval_hooks": dict((gate, hook_type) for gate, hook_type in gt.GATES.items() if gate != "rollback"),
+        "rollback_checks": "rollback" in gates or wh.ROLLBACK in types,
+        "approval_timeout": timeout,
+        "approval_intervals": max(int(-(-timeout // interval)), 1),
+    }
+
+
 def validate(variables):
     """Validate the rollout's variables; return the settings the loop uses.
 
@@ -209,7 +253,8 @@ def validate(variables):
     ``strategy``, its ``steps`` (what every step routes) and ``limits`` (judge.LIMITS).
 
     ``variables``: target, namespace, strategy, analysis, service, load, prometheus (dicts already
-    merged over the defaults), progress_deadline_seconds, canary_replicas, lock_ttl, scale_down_delay; ``entry`` is the
+    merged over the defaults), progress_deadline_seconds, canary_replicas, lock_ttl, scale_down_delay, webhooks, alerts,
+    gates, approval_timeout; ``entry`` is the
     role's entry point: the operator's ones (abort, promote, status) must work with the target alone,
     so only ``main`` validates the metrics, Prometheus and the load.
     """
@@ -240,7 +285,9 @@ def validate(variables):
     replicas = _integer(variables.get("canary_replicas", 0), "rollout_canary_replicas", 0)
     lock_ttl = _integer(variables.get("lock_ttl", 0), "rollout_lock_ttl", 0)
     scale_down_delay = _integer(variables.get("scale_down_delay", 30), "rollout_scale_down_delay", 0)
+    hooks = _hooks(variables, interval)
     return {
+        "hooks": hooks,
         "names": target_names(variables["target"]),
         "strategy": strategy,
         "interval": analysis["interval"],

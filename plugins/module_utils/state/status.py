@@ -97,6 +97,12 @@ FIELDS = {
     "started_at": (_text, "an RFC 3339 time"),
     "run": (_dict, "a dict describing the run (holder) and the last request to it (requested_by, requested_reason)"),
     "schedule": (lambda v: isinstance(v, list) and all(_weight(w) for w in v), "a list of canary weights (the analysis' steps)"),
+    # the judge's counters beyond Flagger's (analysis/judge.py COUNTERS), kept so that a resumed run counts on
+    "consecutive_failures": (_non_negative_int, "an integer >= 0 (failed checks in a row)"),
+    "consecutive_errors": (_non_negative_int, "an integer >= 0 (query errors in a row)"),
+    "inconclusive": (_non_negative_int, "an integer >= 0 (intervals without data)"),
+    "held": (_non_negative_int, "an integer >= 0 (intervals spent in a pausing step)"),
+    "waiting": (_non_negative_int, "an integer >= 0 (intervals in a row spent waiting for an approval)"),
     "gates": (_gates.valid_gates, "a dict of gates (rollout, traffic, promotion, rollback) to {state: open, approved or closed}"),
     "extra": (_any, "anything JSON (room for strategies that come next)"),
 }
