@@ -32,7 +32,8 @@ def argument_spec():
         target=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         text=dict(type="str", required=True),
-        severity=dict(type="str", choices=list(al.SEVERITIES), default="info"),
+        severity=dict(type="str", choices=list(al.SEVERITIES)),
+        event_type=dict(type="str", choices=["Normal", "Warning"], default="Normal"),
         phase=dict(type="str", default=""),
         fields=dict(type="dict", default={}),
     )
@@ -42,7 +43,8 @@ def run_notify(module):
     params = module.params
     try:
         alerts = al.validate([dict((k, v) for k, v in alert.items() if v is not None) for alert in params["alerts"]])
-        event = al.event(params["target"], params["namespace"], params["text"], params["severity"], params["phase"],
+        severity = params["severity"] or al.severity_of(params["text"], params["event_type"])
+        event = al.event(params["target"], params["namespace"], params["text"], severity, params["phase"],
                          params["fields"], timestamp=int(round(time.time() * 1000)))
     except al.AlertError as exc:
         module.fail_json(msg="%s; nothing was sent" % exc.message, field=exc.field)

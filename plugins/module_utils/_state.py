@@ -170,7 +170,8 @@ def run_gate(module):
     else:
         passed = gates.passes(previous, gate)
         patch = gates.pass_through(previous, gate, at) if passed else None
-    result = {"changed": False, "gate": gate, "state": gates.state(previous, gate), "passed": passed}
+    result = {"changed": False, "gate": gate, "state": gates.state(previous, gate), "passed": passed,
+              "message": gates.held_message("%s.%s" % (target, namespace), gate) if passed is False else ""}
     if patch is not None:
         written = _write_status(module, configmaps, existing, previous, patch)
         result.update(changed=written["changed"], state=gates.state(written["status"], gate))

@@ -86,6 +86,12 @@ passed:
   description: Without O(action), whether the run may pass the gate; null with O(action).
   returned: success
   type: bool
+message:
+  description:
+    - Without O(action), when the gate holds - Flagger's halt event with the command that opens the gate (for example
+      C(Halt podinfo.test advancement waiting for promotion approval: gate promotion is closed ...)); empty otherwise.
+  returned: success
+  type: str
 diff:
   description: The status before and after, when it changed.
   returned: when diff mode is on and the status changed

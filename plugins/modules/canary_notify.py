@@ -84,10 +84,17 @@ options:
     type: str
     required: true
   severity:
-    description: How bad the event is - V(info) (progress), V(warn) (a halt), V(error) (a rollback or failure).
+    description:
+      - How bad the event is - V(info) (progress), V(warn) (a halt), V(error) (a rollback or failure).
+      - Without it, read from O(event_type) and O(text) as Flagger ranks its events - a rollback or a failure
+        (C(Rolling back ...), C(Canary failed! ...)) is V(error), any other V(Warning) event V(warn), the rest V(info).
     type: str
     choices: [info, warn, error]
-    default: info
+  event_type:
+    description: The Kubernetes Event type of O(text), used to rank it when O(severity) is not given.
+    type: str
+    choices: [Normal, Warning]
+    default: Normal
   phase:
     description: The canary's phase, shown with the event.
     type: str

@@ -180,6 +180,13 @@ failed_hooks:
   returned: success
   type: list
   elements: str
+failures:
+  description:
+    - Per webhook that did not pass, the reason in Flagger's words (for example C(pre-rollout check acceptance-test failed
+      status 500 ...)) - what the rollout role counts as a failed check.
+  returned: success
+  type: list
+  elements: str
 message:
   description: Flagger's event for the outcome (for example C(Halt podinfo.test advancement waiting for promotion approval promotion-gate)), or empty.
   returned: success

@@ -87,6 +87,17 @@ def validate(alerts, field="alerts"):
     return result
 
 
+# Flagger's events that end an analysis badly: an alert of severity error hears them.
+_FAILURES = ("Rolling back ", "Canary failed!", "Rollout of ")
+
+
+def severity_of(text, event_type="Normal"):
+    """How Flagger ranks an event: a rollback or failure is error, any other Warning warn, the rest info."""
+    if (text or "").startswith(_FAILURES):
+        return "error"
+    return "warn" if event_type == "Warning" else "info"
+
+
 def recipients(alerts, severity):
     """The alerts an event of ``severity`` reaches: an alert hears its own severity and the ones above."""
     rank = SEVERITIES.index(_severity(severity, "event.severity"))

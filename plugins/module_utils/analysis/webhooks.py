@@ -40,16 +40,24 @@ _URL = re.compile(r"^https?://[^/\s]+(/\S*)?$", re.IGNORECASE)
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
-# Flagger's event-log words for a hook that did not pass, by type.
-_HALT = {
-    CONFIRM_ROLLOUT: "Halt {id} advancement waiting for approval {name}",
-    PRE_ROLLOUT: "Halt {id} advancement pre-rollout check {name} failed {error}",
-    ROLLOUT: "Halt {id} advancement external check {name} failed {error}",
-    CONFIRM_TRAFFIC_INCREASE: "Halt {id} advancement waiting for traffic increase approval {name}",
-    CONFIRM_PROMOTION: "Halt {id} advancement waiting for promotion approval {name}",
-    POST_ROLLOUT: "Post-rollout hook {name} failed {error}",
-    EVENT: "Event hook {name} failed {error}",
+# Flagger's event-log words for a hook that did not pass, by type: why (the reason a failed check gives), and
+# the event (the halt types put "Halt <id> advancement" before the reason).
+_REASON = {
+    CONFIRM_ROLLOUT: "waiting for approval {name}",
+    PRE_ROLLOUT: "pre-rollout check {name} failed {error}",
+    ROLLOUT: "external check {name} failed {error}",
+    CONFIRM_TRAFFIC_INCREASE: "waiting for traffic increase approval {name}",
+    CONFIRM_PROMOTION: "waiting for promotion approval {name}",
+    POST_ROLLOUT: "post-rollout hook {name} failed {error}",
+    EVENT: "event hook {name} failed {error}",
 }
+_HALTING = (CONFIRM_ROLLOUT, PRE_ROLLOUT, ROLLOUT, CONFIRM_TRAFFIC_INCREASE, CONFIRM_PROMOTION)
+
+
+def _event_words(hook_type, ident, reason):
+    if hook_type in _HALTING:
+        return "Halt %s advancement %s" % (ident, reason)
+    return reason[0].upper() + reason[1:]
 
 
 class WebhookError(ValueError):
@@ -195,7 +203,8 @@ def outcome(hook_type, results, target, namespace):
     """What the answers of the ``hook_type`` webhooks mean.
 
     ``results``: per hook ``name`` and ``passed`` (and ``message`` when it did not pass). Returns
-    ``passed`` (every hook passed; true when there is none), ``failed_hooks``, ``rollback``
+    ``passed`` (every hook passed; true when there is none), ``failed_hooks``, ``failures`` (per hook that
+    did not pass, the reason in Flagger's words, as a failed check gives it), ``rollback``
     (a ``rollback`` hook passed: the operator asks for the rollback), and ``message`` in Flagger's
     words for the first hook that decided, or "" when nothing is to be said.
     """
@@ -203,12 +212,13 @@ def outcome(hook_type, results, target, namespace):
     failed = [r for r in results if not r["passed"]]
     if hook_type == ROLLBACK:
         asked = [r for r in results if r["passed"]]
-        return {"passed": True, "failed_hooks": [], "rollback": bool(asked),
+        return {"passed": True, "failed_hooks": [], "failures": [], "rollback": bool(asked),
                 "message": "Rolling back %s manual webhook invoked" % ident if asked else ""}
+    reasons = [_REASON[hook_type].format(name=r["name"], error=r.get("message") or "").strip() for r in failed]
     message = ""
     if failed:
-        first = failed[0]
-        message = _HALT[hook_type].format(id=ident, name=first["name"], error=first.get("message") or "").strip()
+        message = _event_words(hook_type, ident, reasons[0])
     elif hook_type == PRE_ROLLOUT and results:
         message = "Pre-rollout check %s passed" % ", ".join(r["name"] for r in results)
-    return {"passed": not failed, "failed_hooks": [r["name"] for r in failed], "rollback": False, "message": message}
+    return {"passed": not failed, "failed_hooks": [r["name"] for r in failed], "failures": reasons, "rollback": False,
+            "message": message}

@@ -66,6 +66,19 @@ def passes(status, gate):
     return state(status, gate) in ("open", "approved")
 
 
+_WAITING_FOR = {"rollout": "approval", "traffic": "traffic increase approval", "promotion": "promotion approval"}
+
+
+def held_message(canary, gate):
+    """Flagger's halt event for a closed gate, with the command that opens it."""
+    check(gate)
+    if gate == "rollback":
+        return ""
+    return ("Halt %s advancement waiting for %s: gate %s is closed (open it with ansible-playbook progressive.delivery.gate "
+            "-e rollout_gate=%s -e rollout_gate_action=open, or approve it once with rollout_gate_action=approve)"
+            % (canary, _WAITING_FOR[gate], gate, gate))
+
+
 def pass_through(status, gate, at):
     """The status patch a run writes once it passed ``gate``: an approval is used up; None when nothing changes."""
     if state(status, gate) != "approved":

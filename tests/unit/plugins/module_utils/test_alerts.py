@@ -31,6 +31,17 @@ def test_bad_alerts_name_the_field(alerts, field, words):
     assert "s3cr3t" not in error.value.message
 
 
+@pytest.mark.parametrize("text, event_type, severity", [
+    ("New revision detected! Scaling up podinfo.test", "Normal", "info"),
+    ("Advance podinfo.test canary weight 20", "Normal", "info"),
+    ("Halt podinfo.test advancement request success rate 80.00% < 99%", "Warning", "warn"),
+    ("Rolling back podinfo.test failed checks threshold reached 2", "Warning", "error"),
+    ("Canary failed! Scaling down podinfo.test", "Warning", "error"),
+])
+def test_events_are_ranked_as_flagger_ranks_them(text, event_type, severity):
+    assert al.severity_of(text, event_type) == severity
+
+
 def test_severity_filter_is_flaggers():
     alerts = al.validate([alert(name="all"), alert(name="halts", severity="warn"), alert(name="rollbacks", severity="error")])
     assert [a["name"] for a in al.recipients(alerts, "info")] == ["all"]

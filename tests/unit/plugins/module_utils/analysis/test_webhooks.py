@@ -69,17 +69,20 @@ def test_outcome_by_type():
     failed = [{"name": "gate", "passed": False, "message": "status 403: Forbidden"}]
     passed = [{"name": "gate", "passed": True}]
     gate = wh.outcome("confirm-promotion", failed, "podinfo", "test")
-    assert gate == {"passed": False, "failed_hooks": ["gate"], "rollback": False,
+    assert gate == {"passed": False, "failed_hooks": ["gate"], "failures": ["waiting for promotion approval gate"], "rollback": False,
                     "message": "Halt podinfo.test advancement waiting for promotion approval gate"}
     check = wh.outcome("pre-rollout", failed, "podinfo", "test")
     assert check["message"] == "Halt podinfo.test advancement pre-rollout check gate failed status 403: Forbidden"
+    assert check["failures"] == ["pre-rollout check gate failed status 403: Forbidden"]
+    assert wh.outcome("post-rollout", failed, "podinfo", "test")["message"] == "Post-rollout hook gate failed status 403: Forbidden"
     assert wh.outcome("pre-rollout", passed, "podinfo", "test")["message"] == "Pre-rollout check gate passed"
     assert wh.outcome("rollout", failed, "podinfo", "test")["message"].startswith("Halt podinfo.test advancement external check gate")
     # a rollback hook that passes asks for the rollback; one that does not is no news
     assert wh.outcome("rollback", passed, "podinfo", "test") == {
-        "passed": True, "failed_hooks": [], "rollback": True, "message": "Rolling back podinfo.test manual webhook invoked"}
+        "passed": True, "failed_hooks": [], "failures": [], "rollback": True, "message": "Rolling back podinfo.test manual webhook invoked"}
     assert wh.outcome("rollback", failed, "podinfo", "test")["rollback"] is False
-    assert wh.outcome("confirm-rollout", [], "podinfo", "test") == {"passed": True, "failed_hooks": [], "rollback": False, "message": ""}
+    assert wh.outcome("confirm-rollout", [], "podinfo", "test") == {"passed": True, "failed_hooks": [], "failures": [], "rollback": False,
+                                                                     "message": ""}
 
 
 def test_secrets_are_redacted_and_answers_cut():
