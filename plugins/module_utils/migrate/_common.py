@@ -61,7 +61,7 @@ def sequence(value, path):
 def check_kind(manifest, api_group, kinds, what, example):
     """The manifest's kind (one of ``kinds``) after checking apiVersion's group; raise naming the field otherwise."""
     if not isinstance(manifest, dict):
-        raise MigrationError("expected %s manifest (a mapping, for example the result of from_yaml), got %r; %s"
+        raise MigrationError("expected %s manifest (a mapping, for example the result of from_yaml), got %s; %s"
                              % (what, _short(manifest), example))
     api_version = manifest.get("apiVersion")
     kind = manifest.get("kind")
@@ -101,13 +101,13 @@ def by_name(manifests, kinds, path, namespace):
     if isinstance(manifests, dict):
         manifests = [manifests]
     if not isinstance(manifests, list):
-        raise MigrationError("%s must be a manifest or a list of manifests, got %r" % (path, _short(manifests)))
+        raise MigrationError("%s must be a manifest or a list of manifests, got %s" % (path, _short(manifests)))
     index = {}
     for position, manifest in enumerate(manifests):
         field = "%s[%d]" % (path, position)
         if not isinstance(manifest, dict) or manifest.get("kind") not in kinds:
-            raise MigrationError("%s must be a %s manifest, got kind %r" % (
-                field, " or ".join(kinds), manifest.get("kind") if isinstance(manifest, dict) else _short(manifest)))
+            raise MigrationError("%s must be a %s manifest, got %s" % (
+                field, " or ".join(kinds), "kind %r" % manifest.get("kind") if isinstance(manifest, dict) else _short(manifest)))
         metadata = manifest.get("metadata") or {}
         if not metadata.get("name"):
             raise MigrationError("%s.metadata.name is required" % field)

@@ -1,0 +1,73 @@
+"""What the migration tests share: the fixtures, and the role's own merge and validation of the variables."""
+
+import os
+
+import yaml
+
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import settings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures", "migrate")
+ROLE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "roles", "rollout")
+# A Prometheus for the migrated metrics to be checked against: Flagger's comes from its installation, not the Canary.
+PROMETHEUS = {"url": "http://prometheus.istio-system:9090"}
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return yaml.safe_load(handle)
+
+
+def _role_file(*parts):
+    with open(os.path.join(ROLE, *parts)) as handle:
+        return yaml.safe_load(handle)
+
+
+def validate_as_the_role_does(migrated):
+    """The role's settings for the migrated variables: merged over the role's defaults the way tasks/prepare.yml
+    merges them (``combine``: the user's keys over the defaults, one level), then settings.validate()."""
+    defaults, internal = _role_file("defaults", "main.yml"), _role_file("vars", "main.yml")
+    variables = dict(defaults, **migrated)
+    if not variables.get("rollout_prometheus"):
+        variables["rollout_prometheus"] = PROMETHEUS
+    return settings.validate({
+        "entry": "main",
+        "target": variables["rollout_target"],
+        "namespace": variables["rollout_namespace"],
+        "kubeconfig": variables["rollout_kubeconfig"],
+        "strategy": variables["rollout_strategy"],
+        "analysis": dict(internal["__rollout_analysis_defaults"], **variables["rollout_analysis"]),
+        "service": dict(internal["__rollout_service_defaults"], **variables["rollout_service"]),
+        "load": dict(internal["__rollout_load_defaults"], **variables["rollout_load"]),
+        "prometheus": variables["rollout_prometheus"],
+        "progress_deadline_seconds": variables["rollout_progress_deadline_seconds"],
+        "canary_replicas": variables["rollout_canary_replicas"],
+        "scale_down_delay": variables["rollout_scale_down_delay"],
+        "lock_ttl": variables["rollout_lock_ttl"],
+    })
+
+
+# The shared readers ---------------------------------------------------------------------------------
+
+def test_placeholders_become_dollar_form_that_jinja_leaves_alone():
+    from ansible_collections.progressive.delivery.plugins.module_utils.migrate._common import placeholders_to_dollar
+
+    query, left = placeholders_to_dollar('rate(x{ns="{{ namespace }}",w=~"{{target}}",c="{{ variables.code }}"}[{{ interval }}])')
+    assert (query, left) == ('rate(x{ns="${namespace}",w=~"${target}",c="${code}"}[${interval}])', [])
+    query, left = placeholders_to_dollar('x{s="{{ args.service-name }}"}', lambda name: "web" if name == "args.service-name" else None)
+    assert (query, left) == ('x{s="web"}', [])
+    assert placeholders_to_dollar('x{s="{{ args.other-name }}"}')[1] == ["args.other-name"]
+
+
+def test_extra_manifests_must_be_of_the_expected_kind():
+    import pytest
+
+    from ansible_collections.progressive.delivery.plugins.module_utils.migrate._common import MigrationError, by_name
+
+    assert by_name(None, ("MetricTemplate",), "metric_templates", "test") == {}
+    single = {"kind": "MetricTemplate", "metadata": {"name": "latency"}}
+    assert by_name(single, ("MetricTemplate",), "metric_templates", "test") == {("test", "latency"): single}
+    with pytest.raises(MigrationError, match=r"metric_templates\[0\] must be a MetricTemplate manifest, got kind 'Canary'"):
+        by_name([{"kind": "Canary"}], ("MetricTemplate",), "metric_templates", "test")
+    with pytest.raises(MigrationError, match=r"metric_templates\[0\]\.metadata\.name is required"):
+        by_name([{"kind": "MetricTemplate", "metadata": {}}], ("MetricTemplate",), "metric_templates", "test")
