@@ -143,7 +143,8 @@ def placeholders_to_dollar(query, replace=None):
         bare = name[len("variables."):] if name.startswith("variables.") else name
         if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", bare):
             return "${%s}" % bare
-        left.append(name)
+        if name not in left:
+            left.append(name)
         return found.group(0)
 
     return _JINJA_PLACEHOLDER.sub(substitute, query), left
