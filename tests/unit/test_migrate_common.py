@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import yaml
 
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import settings
@@ -60,8 +61,6 @@ def test_placeholders_become_dollar_form_that_jinja_leaves_alone():
 
 
 def test_extra_manifests_must_be_of_the_expected_kind():
-    import pytest
-
     from ansible_collections.progressive.delivery.plugins.module_utils.migrate._common import MigrationError, by_name
 
     assert by_name(None, ("MetricTemplate",), "metric_templates", "test") == {}
@@ -71,3 +70,29 @@ def test_extra_manifests_must_be_of_the_expected_kind():
         by_name([{"kind": "Canary"}], ("MetricTemplate",), "metric_templates", "test")
     with pytest.raises(MigrationError, match=r"metric_templates\[0\]\.metadata\.name is required"):
         by_name([{"kind": "MetricTemplate", "metadata": {}}], ("MetricTemplate",), "metric_templates", "test")
+
+
+@pytest.mark.parametrize("expression, manifest, target", [
+    ("{{ manifest | progressive.delivery.flagger_canary_vars }}", "flagger-tutorial-canary.yaml", "podinfo"),
+    ("{{ manifest | progressive.delivery.argo_rollout_vars(namespace='default') }}", "argo-gatewayapi-rollout.yaml", "web"),
+])
+def test_the_filters_are_found_by_their_names_in_a_template(expression, manifest, target):
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    templar = Templar(loader=DataLoader(), variables={"manifest": fixture(manifest)})
+    result = templar.template(trust_as_template(expression))
+    assert (result["vars"]["rollout_target"], set(result)) == (target, {"vars", "warnings"})
+
+
+def test_a_filter_error_reaches_the_play_with_the_field_and_the_fix():
+    from ansible.errors import AnsibleError
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    templar = Templar(loader=DataLoader(), variables={"manifest": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                                                                   "metadata": {"name": "web", "namespace": "default"},
+                                                                   "spec": {"strategy": {"canary": {}}}}})
+    with pytest.raises(AnsibleError, match=r"argo_rollout_vars: spec\.workloadRef\.name \(or spec\.template and metadata\.name\) "
+                                           r"is required: the rollout role rolls out a Deployment; set workloadRef"):
+        templar.template(trust_as_template("{{ manifest | progressive.delivery.argo_rollout_vars }}"))
