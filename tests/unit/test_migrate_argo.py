@@ -216,7 +216,7 @@ def test_an_inline_pod_template_targets_a_deployment_of_the_rollouts_name():
     (lambda r: r["spec"].update(strategy={"blueGreen": {"activeService": "web"}}),
      r"spec\.strategy\.canary is required: only Argo's canary strategy is migrated \(got blueGreen\)"),
     (lambda r: r["metadata"].pop("namespace"), r"metadata\.namespace is missing from the Rollout"),
-    (lambda r: r["spec"]["strategy"]["canary"]["analysis"]["templates"][0].pop("templateName"),
+    (lambda r: r["spec"]["strategy"]["canary"]["analysis"]["templates"][0].update(templateName=None),
      r"spec\.strategy\.canary\.analysis\.templates\[0\]\.templateName is required"),
 ])
 def test_invalid_rollouts_fail_naming_the_field(change, message):
@@ -224,3 +224,11 @@ def test_invalid_rollouts_fail_naming_the_field(change, message):
     change(rollout)
     with pytest.raises(AnsibleFilterError, match="argo_rollout_vars: " + message):
         argo_rollout_vars(rollout)
+
+
+def test_a_metric_interval_that_is_no_duration_fails_naming_it():
+    template = fixture("argo-success-rate-template.yaml")
+    template["spec"]["metrics"][0]["interval"] = "5 minutes"
+    with pytest.raises(AnsibleFilterError, match=r"argo_rollout_vars: AnalysisTemplate success-rate spec\.metrics\[0\]\.interval "
+                                                 r"must be a duration such as 30s, 1m or 1m30s, got '5 minutes'"):
+        argo_rollout_vars(fixture("argo-istio-host-rollout.yaml"), template)

@@ -212,8 +212,8 @@ def test_the_migrated_query_survives_ansibles_templating_from_a_vars_file():
 
     migrated = flagger.canary_vars(fixture("flagger-ab-canary.yaml"), fixture("flagger-metric-template.yaml"))["vars"]
     query = yaml.safe_load(yaml.safe_dump(migrated))["rollout_analysis"]["metrics"][1]["query"]
-    templar = Templar(loader=DataLoader(), variables={"namespace": "the play's namespace", "target": "x", "interval": "1m",
-                                                       "variables": {"code": "500"}})
+    play_variables = {"namespace": "the play's namespace", "target": "x", "interval": "1m", "variables": {"code": "500"}}
+    templar = Templar(loader=DataLoader(), variables=play_variables)
     assert templar.template(trust_as_template(query)) == migrated["rollout_analysis"]["metrics"][1]["query"]
     flagger_form = fixture("flagger-metric-template.yaml")["spec"]["query"]
     assert "the play's namespace" in templar.template(trust_as_template(flagger_form))  # what the rewrite avoids

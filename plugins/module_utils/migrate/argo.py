@@ -197,7 +197,7 @@ def _background_analysis(analysis, templates, namespace, prometheus, warnings):
         for metric in _template_metrics(template, name, args, prometheus, limits, intervals, warnings):
             result["metrics"].append(metric)
     if result["metrics"]:
-        result["interval"] = min(intervals, key=lambda value: schedule.duration_seconds(value))
+        result["interval"] = min(intervals, key=schedule.duration_seconds)
         for argo_name, variable in LIMIT_VARIABLES.items():
             values = limits.get(argo_name) or []
             result[variable] = min(values)
@@ -269,6 +269,11 @@ def _metric(metric, path, args, prometheus, warnings):
     _prometheus_connection(source, path + ".provider.prometheus", prometheus, warnings)
     if not metric.get("interval"):
         warnings.add(path + ".interval", "missing: Argo measures such a metric once; the rollout role checks it every interval (1m)")
+    else:
+        try:
+            schedule.duration_seconds(metric["interval"], path + ".interval")
+        except schedule.ScheduleError as exc:
+            raise MigrationError(str(exc))
     return {"name": name, "query": query, "threshold_range": threshold, "interval": metric.get("interval") or "1m"}
 
 
@@ -280,8 +285,7 @@ def _threshold_range(metric, path, warnings):
         if condition is None:
             continue
         # A success condition holds when all its parts do; a failure condition fails when any part does.
-        parts = [part for part in re.split(r"&&" if passing else r"\|\|", str(condition))]
-        for part in parts:
+        for part in re.split(r"&&" if passing else r"\|\|", str(condition)):
             found = _COMPARISON.match(part)
             if not found:
                 warnings.add("%s.%s" % (path, field), "%r is not a comparison of the query's value with a number (such as "
