@@ -217,3 +217,14 @@ def test_the_migrated_query_survives_ansibles_templating_from_a_vars_file():
     assert templar.template(trust_as_template(query)) == migrated["rollout_analysis"]["metrics"][1]["query"]
     flagger_form = fixture("flagger-metric-template.yaml")["spec"]["query"]
     assert "the play's namespace" in templar.template(trust_as_template(flagger_form))  # what the rewrite avoids
+
+
+def test_the_tutorial_service_passes_the_istio_routers_checks():
+    """canary_init checks the route's options before it writes anything; the migrated ones pass them."""
+    from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio
+
+    service = flagger_canary_vars(fixture("flagger-tutorial-canary.yaml"))["vars"]["rollout_service"]
+    assert istio.validate_gateways(service["gateways"], "rollout_service.gateways") == service["gateways"]
+    istio.validate_hosts(service["hosts"], "rollout_service.hosts")
+    istio.validate_http_retry(service["retries"], "rollout_service.retries")
+    istio.validate_traffic_policy(service["traffic_policy"], "rollout_service.traffic_policy")
