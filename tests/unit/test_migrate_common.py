@@ -53,11 +53,15 @@ def validate_as_the_role_does(migrated):
 def test_placeholders_become_dollar_form_that_jinja_leaves_alone():
     from ansible_collections.progressive.delivery.plugins.module_utils.migrate._common import placeholders_to_dollar
 
-    query, left = placeholders_to_dollar('rate(x{ns="{{ namespace }}",w=~"{{target}}",c="{{ variables.code }}"}[{{ interval }}])')
-    assert (query, left) == ('rate(x{ns="${namespace}",w=~"${target}",c="${code}"}[${interval}])', [])
+    query, left = placeholders_to_dollar('rate(x{ns="{{ namespace }}",w=~"{{target}}",c="{{ variables.code }}"}[{{ interval }}])',
+                                         lambda name: "404" if name == "variables.code" else None)
+    assert (query, left) == ('rate(x{ns="${namespace}",w=~"${target}",c="404"}[${interval}])', [])
     query, left = placeholders_to_dollar('x{s="{{ args.service-name }}"}', lambda name: "web" if name == "args.service-name" else None)
     assert (query, left) == ('x{s="web"}', [])
     assert placeholders_to_dollar('x{s="{{ args.other-name }}"}')[1] == ["args.other-name"]
+    # Flagger's ingress and an unset template variable are not filled in by the role's metric check
+    assert placeholders_to_dollar('x{i="{{ ingress }}",c="{{ variables.code }}",t="{{ target }}"}') == (
+        'x{i="{{ ingress }}",c="{{ variables.code }}",t="${target}"}', ["ingress", "variables.code"])
 
 
 def test_extra_manifests_must_be_of_the_expected_kind():

@@ -228,3 +228,12 @@ def test_the_tutorial_service_passes_the_istio_routers_checks():
     istio.validate_hosts(service["hosts"], "rollout_service.hosts")
     istio.validate_http_retry(service["retries"], "rollout_service.retries")
     istio.validate_traffic_policy(service["traffic_policy"], "rollout_service.traffic_policy")
+
+
+def test_a_template_variable_the_canary_does_not_set_is_warned():
+    canary = fixture("flagger-ab-canary.yaml")
+    del canary["spec"]["analysis"]["metrics"][1]["templateVariables"]
+    result = flagger.canary_vars(canary, fixture("flagger-metric-template.yaml"))
+    assert [m["name"] for m in result["vars"]["rollout_analysis"]["metrics"]] == ["request-success-rate"]
+    assert result["warnings"][3] == ("spec.analysis.metrics[1]: the query's placeholders variables.code are not template "
+                                     "variables the role knows; not migrated")

@@ -14,6 +14,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import BUILTIN_VARIABLES
+
 
 class MigrationError(ValueError):
     """The manifest cannot be migrated at all; the message names the field and the fix."""
@@ -129,8 +131,9 @@ def placeholders_to_dollar(query, replace=None):
 
     A query carried into Ansible variables with ``{{ }}`` in it would be rendered by Jinja when the
     variables are used (or loaded back from a vars file), so the migrated query uses ``${name}``.
-    ``replace(name)`` may return a literal value for a placeholder (Argo's ``args.*``), or None to keep it
-    as a placeholder. Returns the query and the placeholders left that render.py does not know.
+    ``replace(name)`` may return a literal value for a placeholder (Flagger's ``variables.*``, Argo's
+    ``args.*``), or None. Returns the query and the placeholders left: neither replaced nor one of the
+    variables the role's metric check fills in (render.BUILTIN_VARIABLES), which would fail at run time.
     """
     left = []
 
@@ -140,9 +143,8 @@ def placeholders_to_dollar(query, replace=None):
             value = replace(name)
             if value is not None:
                 return value
-        bare = name[len("variables."):] if name.startswith("variables.") else name
-        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", bare):
-            return "${%s}" % bare
+        if name in BUILTIN_VARIABLES:
+            return "${%s}" % name
         if name not in left:
             left.append(name)
         return found.group(0)
