@@ -85,7 +85,7 @@ def validate_options(options, field):
     timeout = options.get("timeout")
     if timeout is None:
         timeout = DEFAULT_TIMEOUT
-    elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0 or math.isinf(timeout):
+    elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout <= 0 or math.isinf(timeout):
         raise SourceConfigError("%s.timeout must be a positive number of seconds, got %r" % (field, timeout))
     validate_certs = options.get("validate_certs")
     return {"address": address, "url": graphql_url(address), "query": query, "interval": interval, "aggregate": aggregate,

@@ -81,7 +81,7 @@ def _timeout(value, default, field):
         number = float(value)
     except (TypeError, ValueError):
         number = None
-    if isinstance(value, bool) or number is None or not number > 0 or math.isinf(number):
+    if isinstance(value, bool) or number is None or math.isnan(number) or number <= 0 or math.isinf(number):
         raise SourceConfigError("%s must be a positive number of seconds, got %r" % (field, value))
     return number
 
@@ -159,13 +159,14 @@ class WebSource(MetricSource):
         return _answer.Request(options["method"], _template.render_url(options["url"], variables), headers=headers, body=body,
                                timeout=options["timeout"], validate_certs=options["validate_certs"])
 
-    def describe(self, request):
-        return request.describe()
+    def describe(self, query):
+        return query.describe()
 
-    def run_query(self, request):
+    def run_query(self, query):
+        """``query`` is the Request of ``render``."""
         require_jmespath()
-        answer = self.transport(request)
-        document = _answer.json_document(answer, "the metric's request", request.display_url)
+        answer = self.transport(query)
+        document = _answer.json_document(answer, "the metric's request", query.display_url)
         return reduce_answer(document, self.options["json_path"])
 
     def is_online(self):
