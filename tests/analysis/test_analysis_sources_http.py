@@ -6,6 +6,8 @@ metrics-v3.graphqls ExpressionResult). No real OAP server runs here (it needs Ja
 import datetime
 import http.server
 import json
+import os
+import subprocess
 import threading
 import time
 
@@ -14,7 +16,7 @@ import pytest
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.sources import web
 from ansible_collections.progressive.delivery.plugins.modules import canary_metric_check
 
-from tests.analysis.conftest import closed_port, run_module
+from tests.analysis.conftest import REPO, ansible_env, closed_port, run_module
 
 SECRET = "Bearer s3cr3t-token-9f2c"
 
@@ -292,3 +294,50 @@ def test_validation_error_names_the_field(capsys):
     result = check(capsys, [{"name": "apdex", "skywalking": {"address": "http://oap:12800", "query": "{ version }"}}])
     assert result["failed"] is True
     assert result["msg"].startswith("metrics[0].skywalking.query does not use $duration")
+
+
+def test_playbook_at_vvv_never_shows_the_secret_header(server, tmp_path):
+    """Through ansible-playbook -vvv (module arguments and results logged): web and SkyWalking headers stay hidden."""
+    def respond(request):
+        if request["path"] == "/graphql":
+            return 200, metrics_values(9950)
+        return 500, "bad token %s" % request["headers"].get("Authorization")
+    server.respond = respond
+    playbook = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Web and SkyWalking metrics with secret headers
+      progressive.delivery.canary_metric_check:
+        target: podinfo
+        namespace: test
+        variables:
+          service_name: reviews
+        metrics:
+          - name: error-rate
+            web:
+              url: "%(url)s/api"
+              headers:
+                Authorization: "%(secret)s"
+              json_path: value
+          - name: apdex
+            skywalking:
+              address: "%(url)s"
+              headers:
+                Authorization: "%(secret)s"
+              query: '%(query)s'
+      ignore_errors: true
+      register: checked
+    - name: Show what the task returned
+      ansible.builtin.debug:
+        var: checked
+""" % {"url": server.url, "secret": SECRET, "query": SW_QUERY}
+    path = tmp_path / "playbook.yml"
+    path.write_text(playbook)
+    env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"})
+    out = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", "localhost,", "-c", "local", "-vvv", str(path)],
+                         env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120).stdout
+    assert "metric error-rate: %s/api answered HTTP 500 for the metric's request: bad token" % server.url in out, out
+    assert '"value": 9950.0' in out, out
+    assert sum(1 for r in server.requests if r["headers"].get("Authorization") == SECRET) == 2
+    assert "s3cr3t-token-9f2c" not in out

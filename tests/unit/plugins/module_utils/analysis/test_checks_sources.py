@@ -146,3 +146,16 @@ def test_online_check_asks_each_skywalking_server_once():
     ], "1m")
     assert checks.check_online(source_set, built) == ["skywalking http://oap:12800/graphql"]
     assert len(transport.requests) == 1 and json.loads(transport.requests[0].body)["query"] == "query { version }"
+
+
+def test_the_roles_settings_name_the_rollout_variable():
+    from ansible_collections.progressive.delivery.plugins.module_utils.analysis import settings
+
+    variables = {"target": "podinfo", "namespace": "test", "prometheus": {"url": "http://prometheus:9090"},
+                 "analysis": {"interval": "1m", "threshold": 5, "max_weight": 50, "step_weight": 10, "provider": "istio", "on_no_data": "fail",
+                              "metrics": [{"name": "errors", "web": {"url": "http://m.test/e", "method": "PATCH"}}]}}
+    with pytest.raises(settings.SettingsError) as err:
+        settings.validate(variables)
+    assert str(err.value).startswith("rollout_analysis.metrics[0].web.method 'PATCH' is not one of GET, POST, PUT")
+    variables["analysis"]["metrics"][0]["web"]["method"] = "POST"
+    assert settings.validate(variables)["metrics"][0]["web"]["method"] == "POST"
