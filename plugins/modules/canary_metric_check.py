@@ -520,8 +520,10 @@ def main():
         if not metric_checks or any(check.source == sources.DEFAULT_SOURCE for check in metric_checks):
             client = PrometheusClient.from_options(params["prometheus"])
         source_set = sources.SourceSet(prometheus_client=client, transport=_metric_http.send)
-    except (checks.CheckConfigError, SourceError) as exc:
-        module.fail_json(msg=str(exc), changed=False, **({"error_kind": exc.kind} if isinstance(exc, SourceError) else {}))
+    except checks.CheckConfigError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    except SourceError as exc:
+        module.fail_json(msg=str(exc), changed=False, error_kind=exc.kind)
 
     if params["online_check"]:
         try:

@@ -7,6 +7,7 @@ import datetime
 import http.server
 import json
 import os
+import ssl
 import subprocess
 import threading
 import time
@@ -25,7 +26,7 @@ class JSONServer(object):
     """Answers every GET/POST with ``self.respond(request) -> (status, body)`` (a dict/list body is sent as JSON;
     ``None`` hangs up); ``request`` is ``{method, path, headers, body}``, and every request is recorded."""
 
-    def __init__(self):
+    def __init__(self, ssl_context=None):
         self.requests = []
         self.respond = lambda request: (200, {"value": 1})
         server = self
@@ -63,9 +64,11 @@ class JSONServer(object):
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if ssl_context is not None:
+            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.url = "%s://127.0.0.1:%d" % ("https" if ssl_context else "http", self.httpd.server_address[1])
 
     def stop(self):
         self.httpd.shutdown()
@@ -140,6 +143,21 @@ def test_web_connection_refused(capsys):
     url = "http://127.0.0.1:%d/api" % closed_port()
     result = check(capsys, [web_metric(url)])
     assert result["failed"] is True and result["error_kind"] == "connection" and "connection refused by %s" % url in result["msg"]
+
+
+def test_web_tls_certificate_not_trusted_then_not_verified(tls_material, capsys):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls_material["server_cert"], tls_material["server_key"])
+    secure = JSONServer(context)
+    try:
+        secure.respond = lambda request: (200, {"value": 0.2})
+        result = check(capsys, [web_metric(secure.url + "/api", json_path="value")])
+        assert result["failed"] is True and result["error_kind"] == "tls"
+        assert result["msg"].startswith("metric error-rate: TLS error talking to %s/api" % secure.url)
+        result = check(capsys, [web_metric(secure.url + "/api", json_path="value", validate_certs=False)])
+        assert result.get("failed") is not True and result["metrics"][0]["value"] == 0.2
+    finally:
+        secure.stop()
 
 
 def test_web_body_that_is_not_json(server, capsys):
