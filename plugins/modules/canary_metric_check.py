@@ -9,14 +9,19 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: canary_metric_check
-short_description: Check a canary's metrics in Prometheus against threshold ranges, as Flagger's analysis does
+short_description: Check a canary's metrics (Prometheus, a JSON endpoint, SkyWalking) against threshold ranges, as Flagger's analysis does
 version_added: 1.0.0
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
 description:
-  - Runs one round of metric checks for a canary - each metric is a PromQL query whose single value must lie within
+  - Runs one round of metric checks for a canary - each metric is a query whose single value must lie within
     its threshold range - and reports every value, the query as sent, and a reason in Flagger's words such as
     C(request success rate 69.17% < 99%).
+  - Each metric is asked of its metrics source - by default Prometheus (a PromQL query, O(prometheus)); a metric with
+    O(metrics[].web) asks any HTTP endpoint that answers JSON and reduces the answer with a JMESPath expression (Argo
+    Rollouts' C(web) provider); a metric with O(metrics[].skywalking) sends a GraphQL query to a SkyWalking OAP server
+    (Argo Rollouts' C(skywalking) provider). The source is not the O(provider) - that is the mesh whose builtin Prometheus
+    queries the metric names refer to.
   - Builtin metrics per O(provider) - V(istio) C(request-success-rate) (percent of non-5xx requests) and
     C(request-duration) (P99 in milliseconds) are Flagger's queries on Istio's standard telemetry; V(envoy) has the
     same two on Envoy's cluster statistics (C(envoy_cluster_upstream_rq_xx), C(envoy_cluster_upstream_rq_time_bucket))
@@ -34,6 +39,8 @@ description:
   - A threshold breach is reported in RV(passed) and RV(failed_metrics), not raised, unless O(fail_on_breach=true).
     A misconfiguration - unreachable Prometheus, TLS or authentication failure, invalid PromQL, an ambiguous
     result - always fails the task, with the metric results gathered so far.
+requirements:
+  - jmespath (for O(metrics[].web))
 options:
   provider:
     description:
@@ -107,6 +114,106 @@ options:
         description:
           - This metric's C(interval), overriding O(interval).
         type: str
+      web:
+        description:
+          - Ask an HTTP endpoint that answers JSON instead of Prometheus, as Argo Rollouts' C(web) metric provider. Not with
+            O(metrics[].query), O(metrics[].template) or O(metrics[].skywalking).
+          - The answer must be HTTP 2xx with a JSON body; O(metrics[].web.json_path) reduces it to one number. 401 and 403
+            fail the task (RV(error_kind=auth)), any other status is the metric's error with the start of the body, a body
+            that is not JSON fails the task (RV(error_kind=response)), no answer within O(metrics[].web.timeout) fails it
+            (RV(error_kind=connection)).
+        type: dict
+        suboptions:
+          url:
+            description:
+              - The endpoint, with the same template variables as the queries (C($target), C(${namespace}),
+                C({{ interval }}), ...); every value is percent-encoded, so it cannot add a path segment or a parameter.
+            type: str
+            required: true
+          method:
+            description: The HTTP method.
+            type: str
+            choices: [GET, POST, PUT]
+            default: GET
+          headers:
+            description:
+              - Request headers, for example C(Authorization). The values are secrets - never shown in results or logs.
+            type: dict
+            default: {}
+          body:
+            description:
+              - The body of a V(POST) or V(PUT), sent with C(Content-Type) V(application/json) unless O(metrics[].web.headers)
+                sets another one. A dictionary or list is sent as JSON with the template variables substituted in its strings;
+                a string is sent as it is, with every value JSON-escaped inside its C("...") string (outside quotes only
+                a number or a name is accepted).
+            type: raw
+          timeout:
+            description: Seconds to wait for the answer.
+            type: float
+            default: 10.0
+          json_path:
+            description:
+              - A JMESPath expression (U(https://jmespath.org)) that reduces the JSON answer to one number, for example
+                V(data.errorRate), V(data.result[0].value[1]) or V(avg(items[*].latency)). Without it the whole answer must
+                be the number.
+              - A number given as a string (V("99.5")) and a one-element list count as that number. Nothing (null, an empty
+                list) or NaN is no data (O(on_no_data)); several values, an object, a boolean or text is the metric's error,
+                naming the expression.
+            type: str
+          validate_certs:
+            description: Verify the server's TLS certificate.
+            type: bool
+            default: true
+      skywalking:
+        description:
+          - Ask a SkyWalking OAP server (GraphQL) instead of Prometheus, as Argo Rollouts' C(skywalking) metric provider.
+            Not with O(metrics[].query), O(metrics[].template) or O(metrics[].web).
+          - The query gets the GraphQL variable C($duration) - C(start) and C(end) as C(yyyy-MM-dd HHmm) in UTC, C(step)
+            V(MINUTE) - covering O(metrics[].skywalking.interval) up to now.
+          - The query selects one field, a C(readMetricsValues) (select C(values { values { value isEmptyValue } })), a
+            one-label C(readLabeledMetricsValues) or an C(execExpression) (MQE; select C(type error results { values { value
+            } })). Its values in the window are reduced to one number by O(metrics[].skywalking.aggregate); points
+            SkyWalking marks empty (C(isEmptyValue), a null MQE value) are left out, and a window without values is no data.
+        type: dict
+        suboptions:
+          address:
+            description:
+              - The OAP server, for example V(http://skywalking-oap.skywalking:12800); C(/graphql) is appended unless the
+                address ends with it.
+            type: str
+            required: true
+          query:
+            description:
+              - The GraphQL query, as in an Argo Rollouts AnalysisTemplate; it must use C($duration). Template variables
+                (C(${target}), C({{ namespace }}), ...) are JSON-escaped inside C("...") strings; a C($name) that is not a
+                variable stays (it is a GraphQL variable).
+            type: str
+            required: true
+          interval:
+            description:
+              - The window the query reads, a duration such as V(3m) (whole minutes, at least one); defaults to the
+                metric's interval.
+            type: str
+          aggregate:
+            description:
+              - How the values in the window become one number - V(mean), V(min), V(max) or V(last) (the newest point).
+              - Argo's C(successCondition) C(all(result.values, {asFloat(.value) >= 9900})) is V(min) with
+                C(threshold_range.min=9900).
+            type: str
+            choices: [mean, min, max, last]
+            default: mean
+          headers:
+            description: Request headers (for an OAP server behind an authenticating proxy); the values are secrets.
+            type: dict
+            default: {}
+          timeout:
+            description: Seconds to wait for the answer (Argo's provider waits 30).
+            type: float
+            default: 30.0
+          validate_certs:
+            description: Verify the server's TLS certificate.
+            type: bool
+            default: true
   on_no_data:
     description:
       - What an empty result or NaN means.
@@ -126,6 +233,8 @@ options:
     description:
       - First check that Prometheus answers Flagger's C(vector(1)) query, and fail (RV(online=false)) when it does not,
         before any metric is queried. With an empty O(metrics) only this check runs.
+      - Prometheus is checked when a metric uses it (or O(metrics) is empty); every SkyWalking server is asked
+        C(query { version }) once. A web endpoint is only known per metric, so its first query is its check.
       - A rollout runs it before any traffic moves to the canary, so a metrics server that is down never lets traffic reach
         an unanalysed canary.
     type: bool
@@ -224,6 +333,41 @@ EXAMPLES = r"""
         threshold_range:
           min: 99
     fail_on_breach: true
+
+- name: An error rate from any JSON API (Argo's web provider), the token kept secret
+  progressive.delivery.canary_metric_check:
+    target: podinfo
+    namespace: test
+    metrics:
+      - name: error-rate
+        web:
+          url: "https://metrics.example.com/api/v1/errors?app=$target&ns=$namespace&window=$interval"
+          headers:
+            Authorization: "Bearer {{ metrics_api_token }}"
+          json_path: data.errorRate
+          timeout: 5
+        threshold_range:
+          max: 1
+
+- name: SkyWalking's Apdex of the canary subset (seed of Argo Rollouts + SkyWalking), every point of 3 minutes at least 9900
+  progressive.delivery.canary_metric_check:
+    target: reviews
+    namespace: bookinfo
+    variables:
+      service_name: "canary|reviews|bookinfo|cp-cluster-1|-"
+    metrics:
+      - name: apdex
+        skywalking:
+          address: http://skywalking-oap.skywalking:12800
+          interval: 3m
+          aggregate: min
+          query: >-
+            query queryData($duration: Duration!) {
+            service_apdex: readMetricsValues(condition: {name: "service_apdex",
+            entity: {scope: Service, serviceName: "$service_name", normal: true}}, duration: $duration) {
+            label values { values { value isEmptyValue } } } }
+        threshold_range:
+          min: 9900
 """
 
 RETURN = r"""
@@ -260,12 +404,18 @@ metrics:
       description: The metric's name.
       type: str
       sample: request-success-rate
+    source:
+      description: Where the value came from - V(prometheus), V(web) or V(skywalking).
+      type: str
+      sample: prometheus
     template:
       description: The builtin template used, or V(null) for a custom query.
       type: str
       sample: request-success-rate
     query:
-      description: The query exactly as sent to Prometheus (after rendering and escaping).
+      description:
+        - The query exactly as sent (after rendering and escaping) - the PromQL, the web request's method and URL
+          (without credentials, never the headers), or the SkyWalking GraphQL query.
       type: str
       sample: >-
         sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="test",destination_workload=~"podinfo",
@@ -293,13 +443,14 @@ metrics:
       sample: request success rate 69.17% < 99%
 error_kind:
   description:
-    - When Prometheus could not be queried at all, what went wrong - V(config), V(connection) (refused, DNS, timeout),
-      V(tls), V(auth) (401 or 403), V(api) (an HTTP or Prometheus error) or V(response) (not a Prometheus answer).
+    - When a metrics source could not be queried at all, what went wrong - V(config), V(connection) (refused, DNS,
+      timeout), V(tls), V(auth) (401 or 403), V(api) (an HTTP or Prometheus error) or V(response) (not the source's
+      answer, for example a body that is not JSON).
   returned: on such a failure
   type: str
   sample: connection
 online:
-  description: With O(online_check=true), whether Prometheus answered C(vector(1)); null otherwise.
+  description: With O(online_check=true), whether the metrics servers answered (Prometheus C(vector(1))); null otherwise.
   returned: always
   type: bool
 msg:
@@ -311,8 +462,11 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks
+from ansible_collections.progressive.delivery.plugins.module_utils import _metric_http
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, sources
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import SourceError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusClient, PrometheusError
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.sources import skywalking, web
 
 
 def argspec():
@@ -325,6 +479,24 @@ def argspec():
             query=dict(type="str"),
             threshold_range=dict(type="dict", options=dict(min=dict(type="float"), max=dict(type="float"))),
             interval=dict(type="str"),
+            web=dict(type="dict", options=dict(
+                url=dict(type="str", required=True),
+                method=dict(type="str", choices=list(web.METHODS), default="GET"),
+                headers=dict(type="dict", default={}, no_log=True),
+                body=dict(type="raw"),
+                timeout=dict(type="float", default=web.DEFAULT_TIMEOUT),
+                json_path=dict(type="str"),
+                validate_certs=dict(type="bool", default=True),
+            )),
+            skywalking=dict(type="dict", options=dict(
+                address=dict(type="str", required=True),
+                query=dict(type="str", required=True),
+                interval=dict(type="str"),
+                aggregate=dict(type="str", choices=list(skywalking.AGGREGATES), default=skywalking.DEFAULT_AGGREGATE),
+                headers=dict(type="dict", default={}, no_log=True),
+                timeout=dict(type="float", default=skywalking.DEFAULT_TIMEOUT),
+                validate_certs=dict(type="bool", default=True),
+            )),
         ), mutually_exclusive=[("template", "query")]),
         on_no_data=dict(type="str", choices=list(checks.ON_NO_DATA_CHOICES), default="fail"),
         fail_on_breach=dict(type="bool", default=False),
@@ -341,23 +513,32 @@ def main():
         metric_checks = []
         if params["metrics"] or not params["online_check"]:
             metric_checks = checks.build_checks(params["provider"], params["metrics"], params["interval"])
-        client = PrometheusClient.from_options(params["prometheus"])
-    except (checks.CheckConfigError, PrometheusError) as exc:
+        if any(check.source == web.NAME for check in metric_checks):
+            web.require_jmespath()
+        # Prometheus is needed only by Prometheus checks (and the online check without metrics).
+        client = None
+        if not metric_checks or any(check.source == sources.DEFAULT_SOURCE for check in metric_checks):
+            client = PrometheusClient.from_options(params["prometheus"])
+        source_set = sources.SourceSet(prometheus_client=client, transport=_metric_http.send)
+    except checks.CheckConfigError as exc:
         module.fail_json(msg=str(exc), changed=False)
+    except SourceError as exc:
+        module.fail_json(msg=str(exc), changed=False, error_kind=exc.kind)
 
     if params["online_check"]:
         try:
-            client.check_online()
-        except PrometheusError as exc:
-            module.fail_json(msg="the metrics server does not answer Flagger's vector(1) check: %s" % exc, changed=False,
+            checks.check_online(source_set, metric_checks)
+        except SourceError as exc:
+            what = "Flagger's vector(1) check" if isinstance(exc, PrometheusError) else "the online check (query { version })"
+            module.fail_json(msg="the metrics server does not answer %s: %s" % (what, exc), changed=False,
                              error_kind=exc.kind, online=False)
         if not metric_checks:
             module.exit_json(changed=False, online=True, passed=True, metrics=[], failed_metrics=[], skipped_metrics=[],
                              error_metrics=[], msg="Prometheus answers vector(1)")
 
     try:
-        report = checks.run_checks(client, metric_checks, variables, params["on_no_data"], provider=params["provider"])
-    except PrometheusError as exc:
+        report = checks.run_checks(source_set, metric_checks, variables, params["on_no_data"], provider=params["provider"])
+    except SourceError as exc:
         module.fail_json(msg=str(exc), changed=False, error_kind=exc.kind)
 
     result = dict(changed=False, msg=checks.summary(report), online=True if params["online_check"] else None, **report)

@@ -4,7 +4,8 @@
 """One round of metric checks, as Flagger's analysis runs them, with the reasons kept.
 
 ``build_checks`` validates the task's metric list (every problem names ``metrics[i].field``),
-``run_checks`` queries Prometheus and returns an explainable report: for every metric the query as
+``run_checks`` asks each metric's source (Prometheus, a JSON endpoint, SkyWalking: analysis/sources/,
+behind metric_source.MetricSource) and returns an explainable report: for every metric the query as
 sent, its value, the threshold range, a status (pass | fail | no_data | error) and a message in
 Flagger's words (``request success rate 69.17% < 99%``).
 """
@@ -12,12 +13,13 @@ Flagger's words (``request success rate 69.17% < 99%``).
 import copy
 import re
 
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis import providers
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import CONNECTION_ARGUMENT_SPEC, PrometheusAPIError
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import providers, sources
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import SourceConfigError, SourceError
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import (
-    BUILTIN_VARIABLES, TemplateError, check_duration, render)
+    BUILTIN_VARIABLES, TemplateError, check_duration)
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.results import (
-    NoDataError, ResultShapeError, single_value)
+    NoDataError, ResultShapeError)
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.thresholds import (
     ThresholdError, ThresholdRange, fmt_number)
 
@@ -31,7 +33,8 @@ class CheckConfigError(ValueError):
 
 
 class MetricCheck(object):
-    def __init__(self, name, template, threshold, interval, builtin=None, title=None, unit=""):
+    def __init__(self, name, template, threshold, interval, builtin=None, title=None, unit="", source=sources.DEFAULT_SOURCE,
+                 source_options=None):
         self.name = name
         self.template = template
         self.threshold = threshold
@@ -39,6 +42,8 @@ class MetricCheck(object):
         self.builtin = builtin      # the builtin template's name, or None for a custom query
         self.title = title or name
         self.unit = unit
+        self.source = source                    # where the number comes from (sources.SOURCES)
+        self.source_options = source_options    # the source's validated options (web, skywalking), else None
 
 
 def measured_argument_spec():
@@ -103,6 +108,10 @@ def build_checks(provider, metrics, default_interval):
             interval = check_duration(spec.get("interval") or default_interval, "%s.interval" % field)
         except (ThresholdError, TemplateError) as exc:
             raise CheckConfigError(str(exc))
+        source, source_options = _metric_source(spec, field, name)
+        if source != sources.DEFAULT_SOURCE:
+            checks.append(MetricCheck(name, None, threshold, interval, source=source, source_options=source_options))
+            continue
         if query:
             checks.append(MetricCheck(name, query, threshold, interval))
             continue
@@ -116,12 +125,37 @@ def build_checks(provider, metrics, default_interval):
     return checks
 
 
-def run_checks(client, checks, variables, on_no_data="fail", provider=None):
-    """Query every check; returns the report dict. Connection, TLS, auth and response errors are raised
-    (they concern every metric); an error of one metric's query is reported as its status ``error``."""
+def _metric_source(spec, field, name):
+    """``(source name, validated options)`` of one metric entry: the source whose options it carries."""
+    given = [key for key in sources.OPTION_SOURCES if spec.get(key) is not None]
+    if len(given) > 1:
+        raise CheckConfigError("%s (%s): give one metrics source, not %s: one of %s per metric"
+                               % (field, name, " and ".join(given), ", ".join("%s.%s" % (field, key) for key in given)))
+    if not given:
+        return sources.DEFAULT_SOURCE, None
+    source = given[0]
+    for option in ("query", "template"):
+        if spec.get(option):
+            where = "%s.web.url and %s.web.json_path" % (field, field) if source == "web" else "%s.skywalking.query" % field
+            raise CheckConfigError("%s (%s): %s.%s is a Prometheus option and cannot be used with %s.%s; the %s metric's query is %s"
+                                   % (field, name, field, option, field, source, source, where))
+    try:
+        return source, sources.validate_options(source, spec[source], "%s.%s" % (field, source))
+    except SourceConfigError as exc:
+        raise CheckConfigError(str(exc))
+
+
+def run_checks(source_set, checks, variables, on_no_data="fail", provider=None):
+    """Query every check; returns the report dict.
+
+    ``source_set`` is a ``sources.SourceSet`` (or a Prometheus client, for Prometheus checks only). An error
+    that concerns one metric's query (kind ``api``), a result that is not one number, or a template that
+    cannot be rendered is that metric's status ``error``; an unusable source (config, connection, TLS, auth,
+    response) is raised, as it concerns every metric it serves."""
     if on_no_data not in ON_NO_DATA_CHOICES:
         raise CheckConfigError("on_no_data must be one of %s, got %r" % (", ".join(ON_NO_DATA_CHOICES), on_no_data))
-    metrics = [run_check(client, check, variables, provider) for check in checks]
+    source_set = sources.as_source_set(source_set)
+    metrics = [run_check(source_set, check, variables, provider) for check in checks]
     failed, skipped, errors = [], [], []
     for item in metrics:
         if item["status"] == STATUS_ERROR:
@@ -135,17 +169,24 @@ def run_checks(client, checks, variables, on_no_data="fail", provider=None):
     return {"passed": not failed, "metrics": metrics, "failed_metrics": failed, "skipped_metrics": skipped, "error_metrics": errors}
 
 
-def run_check(client, check, variables, provider=None):
-    item = {"name": check.name, "template": check.builtin, "query": None, "interval": check.interval, "value": None,
-            "threshold_range": check.threshold.to_dict(), "status": STATUS_ERROR, "message": ""}
+def run_check(source_set, check, variables, provider=None):
+    item = {"name": check.name, "source": check.source, "template": check.builtin, "query": None, "interval": check.interval,
+            "value": None, "threshold_range": check.threshold.to_dict(), "status": STATUS_ERROR, "message": ""}
+    source = sources.as_source_set(source_set).for_check(check)
     try:
-        item["query"] = render(check.template, dict(variables, interval=check.interval))
+        query = source.render(check.template, dict(variables, interval=check.interval))
+        item["query"] = source.describe(query)
     except TemplateError as exc:
         item["message"] = "metric %s: %s" % (check.name, exc)
         return item
     try:
-        value = single_value(client.query(item["query"]))
-    except PrometheusAPIError as exc:
+        value = source.run_query(query)
+    except SourceError as exc:
+        if not exc.concerns_query:
+            if check.source == sources.DEFAULT_SOURCE:
+                raise
+            # Each web or SkyWalking metric has its own endpoint: say which metric could not reach it.
+            raise type(exc)("metric %s: %s" % (check.name, exc), url=exc.url, status=exc.status)
         item["message"] = "metric %s: %s" % (check.name, exc)
         return item
     except ResultShapeError as exc:
@@ -160,6 +201,23 @@ def run_check(client, check, variables, provider=None):
     item["status"] = STATUS_PASS if bound is None else STATUS_FAIL
     item["message"] = value_message(check, value, bound)
     return item
+
+
+def check_online(source_set, checks):
+    """Flagger's check that the metrics servers answer, before anything is measured: Prometheus (``vector(1)``)
+    when a check uses it or there is no check, and every SkyWalking server once. Raises the typed error;
+    returns the names of the sources checked. A web endpoint is known only per query: its first query is its check."""
+    source_set = sources.as_source_set(source_set)
+    checked, seen = [], set()
+    if not checks or any(check.source == sources.DEFAULT_SOURCE for check in checks):
+        source_set.prometheus().is_online()
+        checked.append(sources.DEFAULT_SOURCE)
+    for check in checks:
+        if check.source == "skywalking" and check.source_options["url"] not in seen:
+            seen.add(check.source_options["url"])
+            source_set.for_check(check).is_online()
+            checked.append("skywalking %s" % check.source_options["url"])
+    return checked
 
 
 def value_message(check, value, bound):

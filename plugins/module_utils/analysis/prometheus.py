@@ -22,6 +22,8 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import SSLValidationError, open_url
 
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import SourceError
+
 DEFAULT_TIMEOUT = 5.0
 USER_AGENT = "ansible-progressive.delivery"
 
@@ -46,16 +48,16 @@ _DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
-class PrometheusError(Exception):
-    """Base of every error this client raises; ``str(err)`` is a complete, user-facing message."""
+class PrometheusError(SourceError):
+    """Base of every error this client raises; ``str(err)`` is a complete, user-facing message.
+
+    A metrics-source error (metric_source.py): its ``kind`` tells a failed query (``api``) from an
+    unusable Prometheus."""
 
     kind = "error"
 
     def __init__(self, message, url=None, status=None, error_type=None, error=None):
-        super(PrometheusError, self).__init__(message)
-        self.message = message
-        self.url = url
-        self.status = status
+        super(PrometheusError, self).__init__(message, url=url, status=status)
         self.error_type = error_type
         self.error = error
 
