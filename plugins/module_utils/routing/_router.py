@@ -90,7 +90,9 @@ class Router(object):
         """Write the managed routes of ``obj``; return ``(previous_state, resulting_obj)``.
 
         ``mirror_match`` and ``session_affinity`` default to None, so a caller that routes to the
-        primary (promotion, rollback) removes the mirror route and the session affinity too. The destinations named in ``roles`` are checked only when the routes change: an unchanged
+        primary (promotion, rollback) removes the mirror route and the session affinity too.
+
+        The destinations named in ``roles`` are checked only when the routes change: an unchanged
         route object stays valid whatever happened to the destinations since.
         """
         previous = self.get_routes(obj)

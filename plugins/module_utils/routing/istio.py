@@ -764,8 +764,8 @@ def _with_affinity_cookie(entry, session_affinity, route_name):
             raise CanaryError("the canary destination of route %r already adds its own %s response header (%r); session_affinity "
                               "needs that header for its cookie: remove it from the destination or remove session_affinity"
                               % (route_name, key, adds[key]), field="session_affinity")
-    adds[_SET_COOKIE] = "%s=%s; Max-Age=%d" % (session_affinity["cookie_name"], session_affinity["cookie_value"],
-                                                session_affinity["max_age"])
+    adds[_SET_COOKIE] = "%s=%s; Max-Age=%d" % (
+        session_affinity["cookie_name"], session_affinity["cookie_value"], session_affinity["max_age"])
     return entry
 
 
