@@ -289,25 +289,30 @@ def run_route(module):
     changes = _Changes()
     router = get_router(cluster, params)
     match = router.normalise_match(params.get("match"))
+    mirror_match = router.normalise_match(params.get("mirror_match"), field="mirror_match")
     if params.get("weight") is not None:
         router.validate_weight(params["weight"])
-    _get_target(cluster, params["namespace"], params["target"])
+    target = _get_target(cluster, params["namespace"], params["target"])
+    # The affinity cookie's value follows the canary's revision (see istio.session_cookie_value).
+    session_affinity = router.session_affinity(params.get("session_affinity"), workload.target_hash(target))
     obj = router.read()
     current = router.get_routes(obj)
     weight = params["weight"] if params.get("weight") is not None else current["weights"]["canary"]
     router.validate_weight(weight)
-    router.validate_mirror(weight, params.get("mirror"), params.get("mirror_weight"))
+    router.validate_mirror(weight, params.get("mirror"), params.get("mirror_weight"), mirror_match)
     if params.get("fence") and weight > current["weights"]["canary"]:
         _refuse_increase_on_request(cluster, params, current["weights"]["canary"], weight)
     router.check_destinations()
     previous, result = router.write_routes(obj, router.weights_for(weight), match, params.get("mirror"), params.get("mirror_weight"),
-                                           changes, roles=())
+                                           changes, roles=(), mirror_match=mirror_match, session_affinity=session_affinity)
     state = router.get_routes(result)
     return _finish(module, changes, {
         "weights": state["weights"],
         "previous_weights": previous["weights"],
         "match": state["match"],
         "mirror": state["mirror"],
+        "mirror_match": state["mirror_match"],
+        "session_affinity": state["session_affinity"],
         "virtual_service": strip_object(result),
     })
 
@@ -327,6 +332,8 @@ def run_route_info(module):
         "match": state["match"],
         "mirror": state["mirror"],
         "mirror_weight": state["mirror_weight"],
+        "mirror_match": state["mirror_match"],
+        "session_affinity": state["session_affinity"],
         "destinations": router.describe_routes(state),
     }
 

@@ -14,6 +14,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils._errors impor
 PRIMARY_SUFFIX = "-primary"
 CANARY_SUFFIX = "-canary"
 MATCH_ROUTE_SUFFIX = "-canary-match"
+MIRROR_ROUTE_SUFFIX = "-canary-mirror"
+STICKY_ROUTE_SUFFIX = "-canary-sticky"
 STATUS_SUFFIX = "-canary-status"
 LOCK_SUFFIX = "-canary-lock"
 
@@ -59,6 +61,16 @@ def apex_name(params):
 def match_route_name(route_name):
     """The A/B route placed ahead of the weighted route ``route_name``."""
     return route_name + MATCH_ROUTE_SUFFIX
+
+
+def mirror_route_name(route_name):
+    """The route placed ahead of the weighted route ``route_name`` that mirrors the requests of ``mirror_match``."""
+    return route_name + MIRROR_ROUTE_SUFFIX
+
+
+def sticky_route_name(route_name):
+    """The route placed ahead of the weighted route ``route_name`` that keeps session-affinity cookie holders on the canary."""
+    return route_name + STICKY_ROUTE_SUFFIX
 
 
 def managed_labels(labels=None):

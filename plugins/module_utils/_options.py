@@ -73,6 +73,11 @@ def validate_route(params):
     if params.get("mirror_weight") is not None:
         router.validate_weight(params["mirror_weight"], field="mirror_weight")
     router.normalise_match(params.get("match"))
+    router.normalise_match(params.get("mirror_match"), field="mirror_match")
+    router.validate_session_affinity(params.get("session_affinity"))
+    if not params.get("mirror"):
+        # mirror_weight needs mirror or mirror_match whatever the weight; the rules on mirror need the current weight.
+        router.validate_mirror(0, False, params.get("mirror_weight"), params.get("mirror_match"))
 
 
 def validate_route_info(params):

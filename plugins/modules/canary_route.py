@@ -19,6 +19,15 @@ description:
   - With O(match), a route named C(<route_name>-canary-match) is placed right ahead of the weighted route and sends matching
     requests 100% to the canary (A/B testing). Without O(match) that route is removed.
   - With O(mirror=true) the weighted route mirrors requests to the canary (at O(weight=0) only). Without it mirroring is removed.
+  - With O(mirror_match), a route named C(<route_name>-canary-mirror) is placed ahead of the weighted route; it sends the matching
+    requests to the primary and mirrors them to the canary (Argo Rollouts' C(setMirrorRoute)), at any O(weight). Without
+    O(mirror_match) that route is removed.
+  - With O(session_affinity), while the canary gets traffic (O(weight) above 0, or an O(match)), the canary's responses set a
+    cookie and a route named C(<route_name>-canary-sticky), placed first, sends the requests carrying it to the canary
+    (Flagger's C(sessionAffinity)). Without O(session_affinity), at O(weight=0) without O(match), and when promotion or rollback
+    route everything to the primary, that route and the cookie header are removed.
+  - The managed routes ahead of the weighted route are kept in this order - sticky, A/B, mirror - so a client holding the
+    affinity cookie stays on the canary, then the A/B test applies, then mirroring.
   - O(mode=host) (default, Flagger's model) routes to the Services C(<apex>-primary) and C(<apex>-canary);
     O(mode=subset) routes to the subsets O(primary_subset) and O(canary_subset) of the single host O(destination_host), which a
     DestinationRule must define.
@@ -78,12 +87,45 @@ options:
     type: list
     elements: dict
   mirror:
-    description: Mirror the requests of the weighted route to the canary. Only allowed at O(weight=0).
+    description:
+      - Mirror the requests of the weighted route to the canary. Only allowed at O(weight=0).
+      - Cannot be combined with O(mirror_match), which mirrors only some requests.
     type: bool
     default: false
   mirror_weight:
-    description: Percent (1-100) of the requests to mirror; all of them when omitted. Needs O(mirror=true).
+    description:
+      - Percent (1-100) of the requests to mirror; all of them when omitted. Needs O(mirror=true) or O(mirror_match).
+      - With O(mirror_match) it is the share of the matching requests that is mirrored.
     type: int
+  mirror_match:
+    description:
+      - Istio C(HTTPMatchRequest) conditions of the requests to mirror (Argo Rollouts' C(setMirrorRoute)); any one matching sends
+        the request to the primary, which answers it, and a copy to the canary, whose answer is discarded.
+      - Written the same way as O(match) and, like it, combined with the weighted route's own conditions.
+      - Allowed at any O(weight); the weighted route keeps its split for the requests that do not match. The copies are counted in
+        the canary's metrics like live requests.
+      - An empty list is an error; omit the option to remove the mirror route.
+    type: list
+    elements: dict
+  session_affinity:
+    description:
+      - Keep a client that was routed to the canary on the canary (Flagger's C(sessionAffinity)).
+      - While the canary gets traffic, the canary destinations of the managed routes add the response header
+        C(Set-Cookie) with V(<cookie_name>=<value>; Max-Age=<max_age>), and the route C(<route_name>-canary-sticky) sends every
+        request whose C(cookie) header holds that cookie to the canary.
+      - The value is derived from the canary's revision (the hash of the target's pod template) and the route's names, so
+        running the task again changes nothing, and the next revision gets a new cookie (clients pinned to the previous canary
+        are split again like new ones).
+    type: dict
+    suboptions:
+      cookie_name:
+        description: Name of the cookie; an RFC 6265 token (letters, digits and C(!#$%&'*+-.^_`|~)).
+        type: str
+        required: true
+      max_age:
+        description: Seconds a client keeps the cookie (its C(Max-Age)); above 0.
+        type: int
+        default: 86400
 seealso:
   - module: progressive.delivery.canary_init
   - module: progressive.delivery.canary_rollback
@@ -129,6 +171,26 @@ EXAMPLES = r"""
     weight: 0
     mirror: true
     mirror_weight: 50
+
+- name: Canary at 50% with session affinity - a client once answered by the canary keeps getting it
+  progressive.delivery.canary_route:
+    namespace: test
+    target: podinfo
+    weight: 50
+    session_affinity:
+      cookie_name: canary-affinity
+      max_age: 3600
+
+- name: Mirror the requests of the QA team to the canary while 10% of the traffic goes to it
+  progressive.delivery.canary_route:
+    namespace: test
+    target: podinfo
+    weight: 10
+    mirror_match:
+      - headers:
+          x-team:
+            exact: qa
+    mirror_weight: 100
 
 - name: Subset-level split on a VirtualService written by hand (subsets v1 and v2)
   progressive.delivery.canary_route:
@@ -189,6 +251,30 @@ mirror:
   description: Whether the weighted route mirrors to the canary after the change.
   returned: success
   type: bool
+mirror_match:
+  description:
+    - The conditions of the mirror route after the change (the O(mirror_match) conditions combined with the weighted route's own),
+      or null when there is none.
+  returned: success
+  type: list
+  elements: dict
+session_affinity:
+  description: The session affinity in force after the change, or null (none asked for, or the canary gets no traffic).
+  returned: success
+  type: dict
+  contains:
+    cookie_name:
+      description: Name of the cookie.
+      type: str
+      sample: canary-affinity
+    max_age:
+      description: Seconds a client keeps the cookie.
+      type: int
+      sample: 86400
+    cookie_value:
+      description: The value of the cookie the canary sets (derived from the canary's revision).
+      type: str
+      sample: 3f1c9a0b7d2e4f61
 virtual_service:
   description: The resulting VirtualService (without status and server-maintained metadata).
   returned: success
@@ -216,6 +302,11 @@ def main():
         match=dict(type="list", elements="dict"),
         mirror=dict(type="bool", default=False),
         mirror_weight=dict(type="int"),
+        mirror_match=dict(type="list", elements="dict"),
+        session_affinity=dict(type="dict", options=dict(
+            cookie_name=dict(type="str", required=True, no_log=False),
+            max_age=dict(type="int", default=86400),
+        )),
     )).run(run_route)
 
 

@@ -13,7 +13,8 @@ short_description: Read the traffic split, A/B match and mirror between primary 
 version_added: 1.0.0
 description:
   - Reads the routes that M(progressive.delivery.canary_route) manages, through the router of O(router), and returns their
-    state - the weights of primary and canary, the A/B match and the mirror - without writing anything.
+    state - the weights of primary and canary, the A/B match, the mirror, the mirror match and the session affinity - without
+    writing anything.
   - Fails, naming the object and the fix, when the route object (the VirtualService C(<apex>)) or its weighted route is missing.
 author:
   - Progressive Delivery maintainers (@progressive-delivery)
@@ -73,9 +74,33 @@ mirror:
   returned: success
   type: bool
 mirror_weight:
-  description: Percent of the requests mirrored (null - all of them - when not set or not mirroring).
+  description:
+    - Percent of the requests mirrored (null - all of them - when not set or not mirroring); of the weighted route's requests
+      with RV(mirror), of the matching ones with RV(mirror_match).
   returned: success
   type: float
+mirror_match:
+  description: The conditions of the mirror route (matching requests go to the primary and are mirrored to the canary), or null.
+  returned: success
+  type: list
+  elements: dict
+session_affinity:
+  description: The session affinity in force (the sticky route and the canary's cookie), or null.
+  returned: success
+  type: dict
+  contains:
+    cookie_name:
+      description: Name of the cookie.
+      type: str
+      sample: canary-affinity
+    max_age:
+      description: Seconds a client keeps the cookie.
+      type: int
+      sample: 86400
+    cookie_value:
+      description: The value of the cookie the canary sets.
+      type: str
+      sample: 3f1c9a0b7d2e4f61
 destinations:
   description: The primary and canary destinations with their weights, in that order.
   returned: success

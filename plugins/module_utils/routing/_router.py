@@ -8,7 +8,8 @@ It reads and writes through the Cluster it is given and imports no network libra
 provider file stays plain Python on dicts plus this one class.
 
 The routing state is the same for every provider: ``{"weights": {"primary": p, "canary": c},
-"match": [...] or None, "mirror": bool, "mirror_weight": float or None}``.
+"match": [...] or None, "mirror": bool, "mirror_weight": float or None, "mirror_match": [...] or None,
+"session_affinity": {"cookie_name", "max_age", "cookie_value"} or None}``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -62,8 +63,8 @@ class Router(object):
         """The routing state of ``obj``; CanaryError when its managed routes are not found."""
         raise NotImplementedError
 
-    def set_routes(self, obj, weights, match=None, mirror=False, mirror_weight=None):
-        """A copy of ``obj`` whose managed routes carry exactly this state."""
+    def set_routes(self, obj, weights, match=None, mirror=False, mirror_weight=None, mirror_match=None, session_affinity=None):
+        """A copy of ``obj`` whose managed routes carry exactly this state (None removes a match, mirror match or affinity)."""
         raise NotImplementedError
 
     def check_destinations(self, roles=("primary", "canary")):
@@ -84,14 +85,19 @@ class Router(object):
     def weights_for(canary_weight):
         return {"primary": 100 - canary_weight, "canary": canary_weight}
 
-    def write_routes(self, obj, weights, match, mirror, mirror_weight, changes, roles=("primary", "canary")):
+    def write_routes(self, obj, weights, match, mirror, mirror_weight, changes, roles=("primary", "canary"), mirror_match=None,
+                     session_affinity=None):
         """Write the managed routes of ``obj``; return ``(previous_state, resulting_obj)``.
+
+        ``mirror_match`` and ``session_affinity`` default to None, so a caller that routes to the
+        primary (promotion, rollback) removes the mirror route and the session affinity too.
 
         The destinations named in ``roles`` are checked only when the routes change: an unchanged
         route object stays valid whatever happened to the destinations since.
         """
         previous = self.get_routes(obj)
-        new_obj = self.set_routes(obj, weights, match=match, mirror=mirror, mirror_weight=mirror_weight)
+        new_obj = self.set_routes(obj, weights, match=match, mirror=mirror, mirror_weight=mirror_weight, mirror_match=mirror_match,
+                                  session_affinity=session_affinity)
         if new_obj.get("spec") != obj.get("spec") and roles:
             self.check_destinations(roles)
         return previous, self.cluster.write(obj, copy.deepcopy(new_obj), changes)

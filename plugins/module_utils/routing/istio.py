@@ -10,9 +10,10 @@ Two ways to address primary and canary are supported:
 * host level (Flagger's model): destinations ``<apex>-primary`` and ``<apex>-canary`` (Services);
 * subset level (Argo Rollouts' model): one host, DestinationRule subsets such as ``v1`` / ``v2``.
 
-The routes this module manages are found by name: the weighted route ``route_name`` and the A/B
-route ``<route_name>-canary-match`` placed right ahead of it. Every other route and field of the
-VirtualService is left as it is.
+The routes this module manages are found by name: the weighted route ``route_name`` and, placed
+ahead of it in this order, the session-affinity route ``<route_name>-canary-sticky``, the A/B route
+``<route_name>-canary-match`` and the mirror route ``<route_name>-canary-mirror``. Every other route
+and field of the VirtualService is left as it is.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import hashlib
 import json
 import re
 
@@ -31,7 +33,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils._names import
     is_managed,
     managed_labels,
     match_route_name,
+    mirror_route_name,
     primary_name,
+    sticky_route_name,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s._objects import overlay
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import _istio_status as istio_status
@@ -81,6 +85,19 @@ class RouteTarget(object):
     @property
     def match_route_name(self):
         return match_route_name(self.route_name)
+
+    @property
+    def mirror_route_name(self):
+        return mirror_route_name(self.route_name)
+
+    @property
+    def sticky_route_name(self):
+        return sticky_route_name(self.route_name)
+
+    @property
+    def managed_route_names(self):
+        """The routes placed ahead of the weighted route, in their order: sticky, A/B, mirror."""
+        return (self.sticky_route_name, self.match_route_name, self.mirror_route_name)
 
     def __repr__(self):
         return "RouteTarget(%r, %r, %r, %r, %r)" % (self.primary, self.canary, self.route_name, self.mode, self.namespace)
@@ -155,73 +172,155 @@ def validate_weight(weight, field="weight"):
     return weight
 
 
-def _normalise_string_match(value, where):
+def _normalise_string_match(value, where, field="match"):
     if not isinstance(value, dict) or len(value) != 1:
         raise CanaryError("%s must be a mapping with exactly one of exact, prefix, suffix or regex, got %r" % (where, value),
-                          field="match")
+                          field=field)
     kind, text = list(value.items())[0]
     if kind == "suffix":
         # Istio has no suffix matcher (Flagger's API has): an anchored regex says the same.
         return {"regex": ".*" + re.escape(str(text))}
     if kind not in _STRING_MATCH_KINDS:
-        raise CanaryError("%s uses %r; use one of exact, prefix, suffix or regex" % (where, kind), field="match")
+        raise CanaryError("%s uses %r; use one of exact, prefix, suffix or regex" % (where, kind), field=field)
     if not isinstance(text, str):
-        raise CanaryError("%s.%s must be a string, got %r" % (where, kind, text), field="match")
+        raise CanaryError("%s.%s must be a string, got %r" % (where, kind, text), field=field)
     return {kind: text}
 
 
-def normalise_match(match):
-    """Validate a list of Istio HTTPMatchRequests and return a normalised copy (suffix -> regex)."""
+# What each option's conditions do, for the messages on how to remove them.
+_MATCH_PURPOSE = {"match": "the A/B route", "mirror_match": "the mirror route"}
+
+
+def normalise_match(match, field="match"):
+    """Validate a list of Istio HTTPMatchRequests and return a normalised copy (suffix -> regex).
+
+    ``field`` names the option in the errors: ``match`` (the A/B route) or ``mirror_match``.
+    """
     if match is None:
         return None
+    purpose = _MATCH_PURPOSE.get(field, "the route")
     if not isinstance(match, list) or not match:
-        raise CanaryError("match must be a non-empty list of Istio HTTPMatchRequests "
-                          "(e.g. [{headers: {x-canary: {exact: insider}}}]); omit match to remove the A/B route",
-                          field="match")
+        raise CanaryError("%s must be a non-empty list of Istio HTTPMatchRequests "
+                          "(e.g. [{headers: {x-canary: {exact: insider}}}]); omit %s to remove %s" % (field, field, purpose),
+                          field=field)
     result = []
     for index, condition in enumerate(match):
-        where = "match[%d]" % index
+        where = "%s[%d]" % (field, index)
         if not isinstance(condition, dict) or not condition:
             raise CanaryError("%s is empty: give at least one condition such as headers, uri or sourceLabels, "
-                              "or omit match to remove the A/B route" % where, field="match")
+                              "or omit %s to remove %s" % (where, field, purpose), field=field)
         normalised = {}
         for key, value in condition.items():
             if key not in _HTTP_MATCH_FIELDS:
                 raise CanaryError("%s.%s is not an Istio HTTPMatchRequest field; use one of %s"
-                                  % (where, key, ", ".join(sorted(_HTTP_MATCH_FIELDS))), field="match")
+                                  % (where, key, ", ".join(sorted(_HTTP_MATCH_FIELDS))), field=field)
             if key in _STRING_MATCH_FIELDS:
-                normalised[key] = _normalise_string_match(value, "%s.%s" % (where, key))
+                normalised[key] = _normalise_string_match(value, "%s.%s" % (where, key), field)
             elif key in _STRING_MATCH_MAP_FIELDS:
                 if not isinstance(value, dict) or not value:
-                    raise CanaryError("%s.%s must be a non-empty mapping of name to string match" % (where, key), field="match")
+                    raise CanaryError("%s.%s must be a non-empty mapping of name to string match" % (where, key), field=field)
                 for name in value:
                     if key != "queryParams" and (not isinstance(name, str) or name != name.lower()):
                         raise CanaryError("%s.%s: header name %r must be lowercase (Istio refuses it otherwise); write %r"
-                                          % (where, key, name, str(name).lower()), field="match")
-                normalised[key] = dict((name, _normalise_string_match(v, "%s.%s.%s" % (where, key, name)))
+                                          % (where, key, name, str(name).lower()), field=field)
+                normalised[key] = dict((name, _normalise_string_match(v, "%s.%s.%s" % (where, key, name), field))
                                        for name, v in value.items())
             elif key == "sourceLabels":
                 if not isinstance(value, dict) or not value or not all(isinstance(v, str) for v in value.values()):
-                    raise CanaryError("%s.sourceLabels must be a non-empty mapping of label to value" % where, field="match")
+                    raise CanaryError("%s.sourceLabels must be a non-empty mapping of label to value" % where, field=field)
                 normalised[key] = dict(value)
             else:
-                _check_type(value, _MATCH_FIELD_TYPES[key], "%s.%s" % (where, key), "match")
+                _check_type(value, _MATCH_FIELD_TYPES[key], "%s.%s" % (where, key), field)
                 normalised[key] = copy.deepcopy(value)
         result.append(normalised)
     return result
 
 
-def validate_mirror(weight, mirror, mirror_weight):
+def validate_mirror(weight, mirror, mirror_weight, mirror_match=None):
+    """The mirror options together: ``mirror`` (the whole weighted route, Blue/Green) or ``mirror_match``
+    (Argo Rollouts' setMirrorRoute: only the matching requests), ``mirror_weight`` for either."""
     if mirror_weight is not None:
-        if not mirror:
-            raise CanaryError("mirror_weight is set but mirror is false: set mirror=true or remove mirror_weight", field="mirror_weight")
+        if not mirror and not mirror_match:
+            raise CanaryError("mirror_weight is set but nothing is mirrored: set mirror=true (mirror the weighted route) or "
+                              "mirror_match (mirror the matching requests), or remove mirror_weight", field="mirror_weight")
         validate_weight(mirror_weight, field="mirror_weight")
         if mirror_weight == 0:
-            raise CanaryError("mirror_weight must be between 1 and 100; to stop mirroring set mirror=false", field="mirror_weight")
+            raise CanaryError("mirror_weight must be between 1 and 100; to stop mirroring set mirror=false and remove mirror_match",
+                              field="mirror_weight")
+    if mirror and mirror_match:
+        raise CanaryError("mirror=true mirrors every request of the weighted route and mirror_match only the matching ones: "
+                          "set one of them (remove mirror_match, or set mirror=false)", field="mirror_match")
     if mirror and weight != 0:
         raise CanaryError("mirror=true needs weight 0 (got %d): mirrored requests are counted in the canary's metrics, "
                           "so mirroring while the canary also gets live traffic would count it twice; "
-                          "set weight to 0 or mirror to false" % weight, field="mirror")
+                          "set weight to 0 or mirror to false (or mirror only some requests with mirror_match)" % weight, field="mirror")
+    # mirror_match at a weight above 0 is allowed, as Argo Rollouts allows setMirrorRoute during a canary: the
+    # mirror route takes the matching requests before the weighted route sees them, so no request reaches the
+    # canary both live and as a copy.
+
+
+# Session affinity (Flagger's sessionAffinity): the cookie a response from the canary sets, and the
+# route that sends the requests carrying it back to the canary.
+
+DEFAULT_COOKIE_MAX_AGE = 86400
+# RFC 6265 cookie-name: an RFC 7230 token.
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_COOKIE_VALUE_LENGTH = 16
+# The Set-Cookie value this module writes, and so the only one it removes or reads back.
+_MANAGED_SET_COOKIE = re.compile(r"^(?P<name>[!#$%%&'*+.^_`|~0-9A-Za-z-]+)=(?P<value>[0-9a-f]{%d}); Max-Age=(?P<max_age>[0-9]+)$"
+                                 % _COOKIE_VALUE_LENGTH)
+_SET_COOKIE = "Set-Cookie"
+_REGEX_SPECIALS = re.compile(r"([.^$*+?()\[\]{}|\\])")
+
+
+def validate_session_affinity(session_affinity, field="session_affinity"):
+    """``{cookie_name, max_age}`` checked and completed (max_age defaults to a day), or None."""
+    if session_affinity is None:
+        return None
+    if not isinstance(session_affinity, dict):
+        raise CanaryError("%s must be a mapping with cookie_name (and optionally max_age), got %s" % (field, _shown(session_affinity)),
+                          field=field)
+    unknown = sorted(set(session_affinity) - set(("cookie_name", "max_age")))
+    if unknown:
+        raise CanaryError("%s.%s is not known; %s takes cookie_name and max_age" % (field, unknown[0], field), field=field)
+    name = session_affinity.get("cookie_name")
+    if not isinstance(name, str) or not name:
+        raise CanaryError("%s.cookie_name must name the cookie (a non-empty string such as canary-affinity), got %s"
+                          % (field, _shown(name)), field=field)
+    if not _COOKIE_NAME.match(name):
+        raise CanaryError("%s.cookie_name %s is not a valid cookie name: use letters, digits and !#$%%&'*+-.^_`|~ only "
+                          "(no spaces, '=', ';', ',', quotes or brackets)" % (field, _shown(name)), field=field)
+    max_age = session_affinity.get("max_age")
+    if max_age is None:
+        max_age = DEFAULT_COOKIE_MAX_AGE
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0:
+        raise CanaryError("%s.max_age must be a number of seconds above 0 (how long a client keeps the cookie), got %s"
+                          % (field, _shown(max_age)), field=field)
+    return {"cookie_name": name, "max_age": max_age}
+
+
+def session_cookie_value(revision, *scope):
+    """The affinity cookie's value for one canary revision: a hash of the revision and ``scope`` (the route's names).
+
+    Flagger draws a random value when a canary run starts and keeps it in the Canary's status. A module
+    run has no such memory between calls, and a random value would change the VirtualService on every
+    call (no idempotence, and a check-mode diff that differs from the real run). A value derived from
+    the canary's revision (the hash of the target's pod template) is stable while the revision is, and
+    changes with the next revision, so clients pinned to an old canary are split again like new ones,
+    as Flagger's new cookie per run does. The scope (namespace, VirtualService, route, cookie name) keeps
+    two canaries of one revision from sharing a cookie.
+    """
+    text = json.dumps([revision or ""] + [str(part) for part in scope], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_COOKIE_VALUE_LENGTH]
+
+
+def cookie_regex(name, value):
+    """The regex on the ``cookie`` header matching the cookie ``name=value`` wherever it is in the header.
+
+    Clients separate cookies with "; " (RFC 6265), so the part before ours may end in spaces; Envoy
+    matches the whole header value (RE2).
+    """
+    return r"^(.*?;\s*)?(%s=%s)(;.*)?$" % (_REGEX_SPECIALS.sub(r"\\\1", name), value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,24 +599,62 @@ def _weight_of(route, wanted, namespace):
     return 0
 
 
+def _named_route(http, name):
+    for candidate in http:
+        if candidate.get("name") == name:
+            return candidate
+    return None
+
+
+def _mirror_percentage(route):
+    return (route.get("mirrorPercentage") or {}).get("value") if route.get("mirror") else None
+
+
+def _response_adds(entry):
+    return (((entry or {}).get("headers") or {}).get("response") or {}).get("add") or {}
+
+
+def _managed_set_cookie(entry):
+    """``(header key, match)`` of the affinity Set-Cookie this module wrote on a destination entry, or (None, None)."""
+    for key, value in _response_adds(entry).items():
+        found = _MANAGED_SET_COOKIE.match(value) if key.lower() == _SET_COOKIE.lower() and isinstance(value, str) else None
+        if found:
+            return key, found
+    return None, None
+
+
+def _affinity_state(http, route, target):
+    """The session affinity in force: the sticky route exists and a canary destination sets the cookie."""
+    if _named_route(http, target.sticky_route_name) is None:
+        return None
+    ab_route = _named_route(http, target.match_route_name)
+    for candidate in (route, ab_route):
+        for entry in (candidate or {}).get("route") or []:
+            if _same_destination(entry.get("destination"), target.canary, target.namespace):
+                found = _managed_set_cookie(entry)[1]
+                if found:
+                    return {"cookie_name": found.group("name"), "max_age": int(found.group("max_age")),
+                            "cookie_value": found.group("value")}
+    return None
+
+
 def read_state(spec, target):
-    """The routing state of the managed routes: weights, A/B match, mirror."""
+    """The routing state of the managed routes: weights, A/B match, mirror, mirror match, session affinity."""
     http = spec.get("http") or []
     route = http[find_weighted_route(spec, target)]
-    match = None
-    for candidate in http:
-        if candidate.get("name") == target.match_route_name:
-            match = copy.deepcopy(candidate.get("match"))
-    mirror = route.get("mirror")
-    mirror_weight = None
-    if mirror and route.get("mirrorPercentage"):
-        mirror_weight = route["mirrorPercentage"].get("value")
+    ab_route = _named_route(http, target.match_route_name)
+    mirror_route = _named_route(http, target.mirror_route_name)
+    mirror_weight = _mirror_percentage(route)
+    if mirror_route is not None and not route.get("mirror"):
+        mirror_weight = _mirror_percentage(mirror_route)
     return {
         "weights": {"primary": _weight_of(route, target.primary, target.namespace),
                     "canary": _weight_of(route, target.canary, target.namespace)},
-        "match": match,
-        "mirror": bool(mirror),
+        "match": copy.deepcopy(ab_route.get("match")) if ab_route is not None else None,
+        "mirror": bool(route.get("mirror")),
         "mirror_weight": mirror_weight,
+        "mirror_match": copy.deepcopy(mirror_route.get("match")) if mirror_route is not None else None,
+        "session_affinity": _affinity_state(http, route, target),
     }
 
 
@@ -576,28 +713,71 @@ def _spelled_like(wanted, like, target):
     return result
 
 
-def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=None):
+def set_routing(spec, target, weights, match=None, mirror=False, mirror_weight=None, mirror_match=None, session_affinity=None):
     """Return a copy of ``spec`` whose managed routes carry exactly the given state.
 
     ``weights`` is ``{"primary": p, "canary": c}`` (sum 100). ``match`` (normalised) puts an A/B
     route ahead of the weighted route sending 100% to canary; ``None`` removes it. The A/B route
     matches the requests that match both ``match`` and the weighted route's own conditions
     (combine_matches). ``mirror`` mirrors the weighted route to canary (``mirror_weight`` percent,
-    all when None).
+    all when None). ``mirror_match`` (normalised) puts a mirror route ahead of the weighted route
+    that sends the matching requests to the primary and mirrors them to the canary (``mirror_weight``
+    percent). ``session_affinity`` (``{cookie_name, max_age, cookie_value}``) makes the canary's
+    responses set the cookie and puts a sticky route first that sends its holders to the canary,
+    while the canary has traffic (canary weight above 0, or an A/B route); ``None`` removes both.
     """
-    def conditions(route):
-        return combine_matches(route.get("match"), match, route.get("name") or target.route_name, target.namespace)
-    return _set_routing(spec, target, weights, conditions if match else None, mirror, mirror_weight)
+    def combined(conditions):
+        if not conditions:
+            return None
+        return lambda route: combine_matches(route.get("match"), conditions, route.get("name") or target.route_name, target.namespace)
+    return _set_routing(spec, target, weights, combined(match), mirror, mirror_weight, combined(mirror_match), session_affinity)
 
 
-def _set_routing(spec, target, weights, ab_conditions, mirror, mirror_weight):
-    """set_routing with ``ab_conditions(weighted_route)`` giving the A/B route's final conditions (None: no A/B route)."""
+def _copied_fields(route, name):
+    new_route = {"name": name}
+    for key in _INHERITED_ROUTE_FIELDS:
+        if key in route:
+            new_route[key] = copy.deepcopy(route[key])
+    return new_route
+
+
+def _without_affinity_cookie(entry):
+    """``entry`` without the affinity Set-Cookie this module wrote (empty header sections dropped)."""
+    key = _managed_set_cookie(entry)[0]
+    if key is None:
+        return entry
+    entry = copy.deepcopy(entry)
+    headers = entry["headers"]
+    del headers["response"]["add"][key]
+    for part, parent in (("add", headers["response"]), ("response", headers), ("headers", entry)):
+        if not parent[part]:
+            del parent[part]
+    return entry
+
+
+def _with_affinity_cookie(entry, session_affinity, route_name):
+    entry = copy.deepcopy(entry)
+    adds = entry.setdefault("headers", {}).setdefault("response", {}).setdefault("add", {})
+    for key in adds:
+        if key.lower() == _SET_COOKIE.lower():
+            # Istio keeps one value per header name in ``add``: ours would replace the user's.
+            raise CanaryError("the canary destination of route %r already adds its own %s response header (%r); session_affinity "
+                              "needs that header for its cookie: remove it from the destination or remove session_affinity"
+                              % (route_name, key, adds[key]), field="session_affinity")
+    adds[_SET_COOKIE] = "%s=%s; Max-Age=%d" % (
+        session_affinity["cookie_name"], session_affinity["cookie_value"], session_affinity["max_age"])
+    return entry
+
+
+def _set_routing(spec, target, weights, ab_conditions, mirror, mirror_weight, mirror_conditions=None, session_affinity=None):
+    """set_routing with ``ab_conditions(weighted_route)`` / ``mirror_conditions(weighted_route)`` giving the final
+    conditions of the A/B and mirror routes (None: no such route)."""
     _check_weights(weights)
     result = copy.deepcopy(spec)
     http = result.get("http") or []
     index = find_weighted_route(result, target)
     route = http[index]
-    route["route"] = _weighted_entries(route, target, weights)
+    route["route"] = [_without_affinity_cookie(entry) for entry in _weighted_entries(route, target, weights)]
     primary_entry, canary_entry = route["route"]
     if mirror:
         route["mirror"] = copy.deepcopy(canary_entry["destination"])
@@ -609,17 +789,37 @@ def _set_routing(spec, target, weights, ab_conditions, mirror, mirror_weight):
         route.pop("mirror", None)
         route.pop("mirrorPercentage", None)
 
-    http = [candidate for candidate in http if candidate.get("name") != target.match_route_name]
+    http = [candidate for candidate in http if candidate.get("name") not in target.managed_route_names]
     index = [position for position, candidate in enumerate(http) if candidate is route][0]
+    ab_route = mirror_route = sticky_route = None
     if ab_conditions is not None:
-        ab_route = {"name": target.match_route_name}
-        for key in _INHERITED_ROUTE_FIELDS:
-            if key in route:
-                ab_route[key] = copy.deepcopy(route[key])
+        ab_route = _copied_fields(route, target.match_route_name)
         ab_route["match"] = ab_conditions(route)
         # The weighted route's destination entries as written there (host spelling, port, headers).
         ab_route["route"] = [dict(copy.deepcopy(primary_entry), weight=0), dict(copy.deepcopy(canary_entry), weight=100)]
-        http.insert(index, ab_route)
+    if mirror_conditions is not None:
+        # Argo Rollouts' setMirrorRoute: the matching requests are answered by the primary alone and
+        # copied to the canary; the weighted route keeps its split for every other request.
+        mirror_route = _copied_fields(route, target.mirror_route_name)
+        mirror_route["match"] = mirror_conditions(route)
+        mirror_route["route"] = [dict(copy.deepcopy(primary_entry), weight=100)]
+        mirror_route["mirror"] = copy.deepcopy(canary_entry["destination"])
+        if mirror_weight is not None:
+            mirror_route["mirrorPercentage"] = {"value": float(mirror_weight)}
+    if session_affinity and (weights["canary"] > 0 or ab_route is not None):
+        # Flagger's sessionAffinity: every response the canary gives through a managed route sets the
+        # cookie, and the sticky route, first of all, sends the requests carrying it to the canary.
+        if weights["canary"] > 0:
+            route["route"][1] = _with_affinity_cookie(canary_entry, session_affinity, route.get("name") or target.route_name)
+        if ab_route is not None:
+            ab_route["route"][1] = _with_affinity_cookie(ab_route["route"][1], session_affinity, target.match_route_name)
+        sticky_route = _copied_fields(route, target.sticky_route_name)
+        cookie = [{"headers": {"cookie": {"regex": cookie_regex(session_affinity["cookie_name"], session_affinity["cookie_value"])}}}]
+        sticky_route["match"] = combine_matches(route.get("match"), cookie, route.get("name") or target.route_name, target.namespace)
+        sticky_route["route"] = [dict(copy.deepcopy(primary_entry), weight=0), dict(copy.deepcopy(canary_entry), weight=100)]
+    # First match wins: cookie holders stay on the canary, then the A/B test, then the mirrored requests.
+    ahead = [extra for extra in (sticky_route, ab_route, mirror_route) if extra is not None]
+    http[index:index] = ahead
     result["http"] = http
     return result
 
@@ -630,8 +830,9 @@ weights_for = Router.weights_for
 def carry_routing_state(existing_spec, desired_spec, target):
     """``desired_spec`` (fresh from build_virtual_service) keeping the routing state of ``existing_spec``.
 
-    Re-running the initialisation during a rollout must not reset the split, the A/B route or the
-    mirror; only the fields the user configures (hosts, gateways, retries, ...) are reconciled.
+    Re-running the initialisation during a rollout must not reset the split, the A/B route, the
+    mirror (route) or the session affinity; only the fields the user configures (hosts, gateways,
+    retries, ...) are reconciled.
     """
     try:
         state = read_state(existing_spec, target)
@@ -640,18 +841,21 @@ def carry_routing_state(existing_spec, desired_spec, target):
     weights = state["weights"]
     if weights["primary"] + weights["canary"] != 100:
         return desired_spec
-    carried = state["match"]
-    if not carried:
-        return set_routing(desired_spec, target, weights, mirror=state["mirror"], mirror_weight=state["mirror_weight"])
     existing_own = (existing_spec.get("http") or [])[find_weighted_route(existing_spec, target)].get("match") or None
 
-    def conditions(route):
-        # The A/B route already holds the weighted route's conditions: kept as it is while they are
-        # unchanged, else combined with the new ones (it can only get narrower, never wider).
-        if (route.get("match") or None) == existing_own:
-            return copy.deepcopy(carried)
-        return combine_matches(route.get("match"), carried, route.get("name") or target.route_name, target.namespace)
-    return _set_routing(desired_spec, target, weights, conditions, state["mirror"], state["mirror_weight"])
+    def kept(carried):
+        # The A/B and mirror routes already hold the weighted route's conditions: kept as they are while
+        # those are unchanged, else combined with the new ones (they can only get narrower, never wider).
+        if not carried:
+            return None
+
+        def conditions(route):
+            if (route.get("match") or None) == existing_own:
+                return copy.deepcopy(carried)
+            return combine_matches(route.get("match"), carried, route.get("name") or target.route_name, target.namespace)
+        return conditions
+    return _set_routing(desired_spec, target, weights, kept(state["match"]), state["mirror"], state["mirror_weight"],
+                        kept(state["mirror_match"]), state["session_affinity"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1018,10 +1222,19 @@ class IstioRouter(Router):
     def get_routes(self, obj):
         return read_state(obj.get("spec") or {}, self.target)
 
-    def set_routes(self, obj, weights, match=None, mirror=False, mirror_weight=None):
+    def set_routes(self, obj, weights, match=None, mirror=False, mirror_weight=None, mirror_match=None, session_affinity=None):
         new_obj = copy.deepcopy(obj)
-        new_obj["spec"] = set_routing(obj.get("spec") or {}, self.target, weights, match=match, mirror=mirror, mirror_weight=mirror_weight)
+        new_obj["spec"] = set_routing(obj.get("spec") or {}, self.target, weights, match=match, mirror=mirror, mirror_weight=mirror_weight,
+                                      mirror_match=mirror_match, session_affinity=session_affinity)
         return new_obj
+
+    def session_affinity(self, options, revision):
+        """The ``session_affinity`` option checked, with the cookie's value for the canary ``revision`` (see session_cookie_value)."""
+        affinity = validate_session_affinity(options)
+        if affinity is None:
+            return None
+        affinity["cookie_value"] = session_cookie_value(revision, self.namespace, self.apex, self.target.route_name, affinity["cookie_name"])
+        return affinity
 
     def check_destinations(self, roles=("primary", "canary")):
         if self.target.mode == "host":
@@ -1052,3 +1265,4 @@ class IstioRouter(Router):
     normalise_match = staticmethod(normalise_match)
     validate_weight = staticmethod(validate_weight)
     validate_mirror = staticmethod(validate_mirror)
+    validate_session_affinity = staticmethod(validate_session_affinity)

@@ -168,7 +168,7 @@ def test_adoption_saves_the_first_original_spec_only():
 
 def test_read_state_of_a_fresh_virtual_service():
     assert istio.read_state(vs()["spec"], HOST) == {"weights": {"primary": 100, "canary": 0}, "match": None, "mirror": False,
-                                                    "mirror_weight": None}
+                                                    "mirror_weight": None, "mirror_match": None, "session_affinity": None}
 
 
 def test_set_weight_changes_only_the_weights():
