@@ -24,6 +24,7 @@ import datetime
 
 from ansible_collections.progressive.delivery.plugins.module_utils._names import status_name, target_labels
 from ansible_collections.progressive.delivery.plugins.module_utils.state import gates as _gates
+from ansible_collections.progressive.delivery.plugins.module_utils.state import history as _history
 import json
 
 STATUS_KEY = "status.json"
@@ -104,6 +105,7 @@ FIELDS = {
     "held": (_non_negative_int, "an integer >= 0 (intervals spent in a pausing step)"),
     "waiting": (_non_negative_int, "an integer >= 0 (intervals in a row spent waiting for an approval)"),
     "gates": (_gates.valid_gates, "a dict of gates (rollout, traffic, promotion, rollback) to {state: open, approved or closed}"),
+    "history": (_history.valid_history, "a list of history entries (at, weight, phase, action, metrics, event), newest last"),
     "extra": (_any, "anything JSON (room for strategies that come next)"),
 }
 
