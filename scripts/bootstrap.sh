@@ -14,6 +14,8 @@ command -v rsync >/dev/null 2>&1 || apt_packages+=(rsync)
 # The lab's pods: a network namespace (ip) and a UTS namespace (unshare) each.
 command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
 command -v unshare >/dev/null 2>&1 || apt_packages+=(util-linux)
+# The report test renders the page in a real browser (tests/modules/test_canary_report.py).
+command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

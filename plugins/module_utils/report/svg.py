@@ -93,6 +93,13 @@ def _time_labels(history, xs, baseline):
     return labels
 
 
+def _anchor(x):
+    """Where a label hangs from its x, so a marker at either edge of the plot keeps its label inside the chart."""
+    if x > LEFT + PLOT_WIDTH - 40:
+        return "end"
+    return "start" if x < LEFT + 40 else "middle"
+
+
 def weight_chart(history):
     """The canary weight of every entry as a step line, with a marker at each halt, rollback and promotion."""
     bottom = WEIGHT_TOP + WEIGHT_PLOT_HEIGHT
@@ -118,9 +125,9 @@ def weight_chart(history):
         action = entry.get("action")
         if action in MARKED_ACTIONS:
             parts.append('<g class="marker marker-%s" data-index="%d"><line x1="%s" y1="%d" x2="%s" y2="%d"/>'
-                         '<text x="%s" y="%d" text-anchor="middle">%s</text><title>%s</title></g>'
+                         '<text x="%s" y="%d" text-anchor="%s">%s</text><title>%s</title></g>'
                          % (action, index, number(x), WEIGHT_TOP, number(x), bottom, number(x), WEIGHT_TOP + 10,
-                            escape(action), escape(entry.get("event") or action)))
+                            _anchor(x), escape(action), escape(entry.get("event") or action)))
     parts.extend(_time_labels(history, xs, bottom))
     parts.append("</svg>")
     return "".join(parts)
