@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 from html import escape
 
 from ansible_collections.progressive.delivery.plugins.module_utils.report import svg
@@ -57,7 +58,7 @@ def text(value):
 
 def value_text(value):
     if isinstance(value, float):
-        return svg.number(value) if value == value else "NaN"
+        return "NaN" if math.isnan(value) else svg.number(value)
     return text(value)
 
 

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import math
 from html import escape
 
 from ansible_collections.progressive.delivery.plugins.module_utils.report.data import MARKED_ACTIONS
@@ -134,7 +135,7 @@ def weight_chart(history):
 
 
 def _numeric(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _metric(entry, name):

@@ -178,3 +178,12 @@ def test_report_data_summary_and_metrics():
 def test_an_empty_history_still_draws():
     text = page.render(data.report_data({"phase": "Initialized"}, "podinfo", "test"))
     assert "no history recorded" in text and "Intervals (0)" in text
+
+
+def test_a_value_that_is_no_finite_number_is_drawn_as_missing():
+    history = [{"at": "2026-01-02T03:0%d:00Z" % n, "weight": 10, "action": "advance",
+                "metrics": [{"name": "m", "value": value, "threshold_range": {"min": 1, "max": None}, "status": "error"}]}
+               for n, value in enumerate([float("nan"), float("inf"), 2.0])]
+    chart = parsed(svg.metric_chart("m", history))
+    assert len(chart.find("circle", "missing")) == 2 and len(chart.find("circle", "value")) == 3
+    assert "NaN" in page.render(data.report_data({"history": history}, "podinfo", "test"))
