@@ -88,8 +88,8 @@ passed:
   type: bool
 message:
   description:
-    - Without O(action), when the gate holds - Flagger's halt event with the command that opens the gate (for example
-      C(Halt podinfo.test advancement waiting for promotion approval: gate promotion is closed ...)); empty otherwise.
+    - "Without O(action), when the gate holds - Flagger's halt event with the command that opens the gate (for example
+      C(Halt podinfo.test advancement waiting for promotion approval: gate promotion is closed ...)); empty otherwise."
   returned: success
   type: str
 diff:
