@@ -34,7 +34,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils._names import
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s._objects import overlay
 from ansible_collections.progressive.delivery.plugins.module_utils.routing._router import Router
 
-API_VERSION = "gateway.networking.k8s.io/v1"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+API_VERSION = GATEWAY_GROUP + "/v1"
 HTTP_ROUTE = "HTTPRoute"
 
 # Gateway API's HTTPRouteMatch: what an Istio-style match option can be translated into.
@@ -188,10 +189,16 @@ def validate_hostnames(hostnames, field="hostnames"):
 
 
 def build_http_route(namespace, name, apex, parent_refs, hostnames=None, port=None):
-    """The collection's HTTPRoute ``name``: one rule (named ``apex``) sending 100 % to ``<apex>-primary``."""
+    """The collection's HTTPRoute ``name``: one rule (named ``apex``) sending 100 % to ``<apex>-primary``.
+
+    The CRD's defaults (parentRef group and kind, backendRef group and kind, the rule's ``/`` path
+    match) are written out, so the HTTPRoute read back equals the one built and a second run changes nothing.
+    """
+    parents = [dict(dict(group=GATEWAY_GROUP, kind="Gateway"), **ref) for ref in copy.deepcopy(parent_refs)]
     spec = {
-        "parentRefs": copy.deepcopy(parent_refs),
-        "rules": [{"name": apex, "backendRefs": [_backend_ref(primary_name(apex), port, 100), _backend_ref(canary_name(apex), port, 0)]}],
+        "parentRefs": parents,
+        "rules": [{"name": apex, "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                   "backendRefs": [_backend_ref(primary_name(apex), port, 100), _backend_ref(canary_name(apex), port, 0)]}],
     }
     if hostnames:
         spec["hostnames"] = list(hostnames)
@@ -200,7 +207,7 @@ def build_http_route(namespace, name, apex, parent_refs, hostnames=None, port=No
 
 
 def _backend_ref(name, port, weight):
-    ref = {"name": name, "weight": weight}
+    ref = {"group": "", "kind": "Service", "name": name, "weight": weight}
     if port is not None:
         ref["port"] = port
     return ref
