@@ -17,9 +17,9 @@ options:
       - With O(router=gatewayapi), the C(gateway.networking.k8s.io/v1) HTTPRoute that holds the split. Ignored by O(router=istio).
       - Only the C(backendRefs) weights of the Services C(<apex>-primary) and C(<apex>-canary) in the chosen rule are set (a
         C(backendRef) to C(<apex>-canary) is added next to the primary's when missing); every other rule, hostname, parentRef and
-        filter is left as it is. An A/B O(match) adds the rule C(<rule>-canary-match) ahead of it; O(mirror) adds a
-        C(RequestMirror) filter to it (with C(percent) from O(mirror_weight)).
-      - O(mirror_match) and O(session_affinity) are refused with this router.
+        filter is left as it is. An A/B C(match) adds the rule C(<rule>-canary-match) ahead of it; C(mirror) adds a
+        C(RequestMirror) filter to it (with C(percent) from C(mirror_weight)).
+      - C(mirror_match) and C(session_affinity) are refused with this router.
     type: dict
     suboptions:
       name:
@@ -42,8 +42,8 @@ options:
       - With O(router=gatewayapi), the C(parentRefs) (Gateways) of the HTTPRoute C(<apex>) (or O(http_route.name)) that the module
         creates and owns, labelled C(app.kubernetes.io/managed-by=progressive.delivery), routing 100% to C(<apex>-primary)
         (Flagger's C(provider=gatewayapi)).
-      - Without it the HTTPRoute is the user's (Argo Rollouts' Gateway API plugin): it must exist and route to C(<apex>-primary),
-        and is not written.
+      - Without it the HTTPRoute is the user's (Argo Rollouts' Gateway API plugin), which must exist and route to
+        C(<apex>-primary), and is not written.
     type: list
     elements: dict
   hostnames:

@@ -135,7 +135,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routing impor
 
 def main():
     # Not rehearsed: a rollback writes what it can even when a later write is refused.
-    CanaryModule(dict(dict(routing_argument_spec(), **gatewayapi_argument_spec()), reason=dict(type="str"), scale_down_delay=dict(type="int", default=SCALE_DOWN_DELAY)),
+    CanaryModule(dict(dict(routing_argument_spec(), **gatewayapi_argument_spec()), reason=dict(type="str"),
+                      scale_down_delay=dict(type="int", default=SCALE_DOWN_DELAY)),
                  rehearse=False).run(run_rollback)
 
 

@@ -268,8 +268,8 @@ def _weights(rule, apex, namespace):
 
 def _mirror_filter(rule, apex, namespace):
     for entry in rule.get("filters") or []:
-        if entry.get("type") == "RequestMirror" and _is_service((entry.get("requestMirror") or {}).get("backendRef") or {}, canary_name(apex),
-                                                                  namespace):
+        mirrored = (entry.get("requestMirror") or {}).get("backendRef") or {}
+        if entry.get("type") == "RequestMirror" and _is_service(mirrored, canary_name(apex), namespace):
             return entry
     return None
 
