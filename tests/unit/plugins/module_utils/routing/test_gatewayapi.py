@@ -2,6 +2,7 @@ import copy
 
 import pytest
 
+from ansible_collections.progressive.delivery.plugins.module_utils import _options
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import PROVIDERS, get_router
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi as gw
@@ -232,3 +233,17 @@ def test_distribution_reads_the_parents_accepted_condition():
     obj = {"status": {"parents": [{"parentRef": {"name": "g"}, "conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 1}]}]}}
     assert gw.distribution(obj, 2)[0] is False
     assert gw.distribution(obj, 1)[0] is True
+
+
+@pytest.mark.parametrize("validate, field", [
+    (_options.validate_route, "http_route"),
+    (_options.validate_init, "parent_refs"),
+])
+def test_gatewayapi_options_are_refused_with_the_istio_router(validate, field):
+    params = dict(namespace=NS, target="podinfo", router="istio", http_route=None, parent_refs=None)
+    params[field] = {"name": "web"} if field == "http_route" else [{"name": "public"}]
+    with pytest.raises(CanaryError, match="router=gatewayapi") as err:
+        validate(params)
+    assert err.value.field == field
+    params["router"] = "gatewayapi"
+    validate(params)
