@@ -15,8 +15,10 @@ options:
   router:
     description:
       - The traffic router (the mesh) that holds the split. V(istio) edits the Istio VirtualService C(<apex>).
+      - V(gatewayapi) edits one rule of a Gateway API HTTPRoute (O(http_route)); O(mode), O(destination_host) and O(route_name)
+        are Istio options and are refused with it.
     type: str
-    choices: [istio]
+    choices: [gatewayapi, istio]
     default: istio
   mode:
     description:

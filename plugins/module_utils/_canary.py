@@ -123,7 +123,7 @@ def run_init(module):
         workload.check_hpa_targets(hpa, params["target"])
     tracked, renames = _tracked_configs(cluster, target, params.get("config_tracking", True))
     checksum = configs.config_checksum(tracked)
-    router = get_router(cluster, params)
+    router = get_router(cluster, dict(params, port=port_spec["port"]))
     router.prepare_init()
     existing_primary = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary_name(params["target"]))
     if existing_primary is not None and not is_managed(existing_primary):

@@ -44,8 +44,18 @@ def _common(params, apex_rule="subdomain"):
     check_name(apex, "service_name", apex_rule, suffixes=suffixes, what=what)
 
 
+def _gatewayapi_only(params, fields):
+    """The options of router=gatewayapi, refused with another router rather than ignored."""
+    if (params.get("router") or "istio") == "gatewayapi":
+        return
+    for field in fields:
+        if params.get(field):
+            raise CanaryError("%s is an option of router=gatewayapi; set router=gatewayapi or remove %s" % (field, field), field=field)
+
+
 def _routing(params):
-    """mode, destination_host, primary_subset, canary_subset, route_name (the routing doc fragment)."""
+    """mode, destination_host, primary_subset, canary_subset, route_name (the routing doc fragment), http_route."""
+    _gatewayapi_only(params, ("http_route",))
     router_class(params.get("router")).validate_options(dict(params, namespace=None))
 
 
@@ -57,6 +67,7 @@ def validate_init(params):
         services.service_port(params["port"], params.get("port_name") or "http", params.get("target_port"))
     services.validate_port_name(params.get("port_name") or "http")
     services.validate_target_port(params.get("target_port"))
+    _gatewayapi_only(params, ("http_route", "parent_refs", "hostnames"))
     router_class(params.get("router")).validate_init_options(params)
     if params.get("hpa") is not None:
         check_name(params["hpa"], "hpa", "subdomain", suffixes=(PRIMARY_SUFFIX,))

@@ -38,6 +38,8 @@ extends_documentation_fragment:
   - progressive.delivery.target
   - progressive.delivery.target.service_name
   - progressive.delivery.fence
+  - progressive.delivery.gatewayapi
+  - progressive.delivery.gatewayapi.init
 attributes:
   check_mode:
     support: full
@@ -51,8 +53,10 @@ options:
     description:
       - The traffic router (the mesh) whose objects are created. V(istio) creates the DestinationRules
         C(<apex>-primary) and C(<apex>-canary) and the VirtualService C(<apex>).
+      - V(gatewayapi) creates the Gateway API HTTPRoute C(<apex>) when O(parent_refs) is set, and otherwise checks that the
+        user's HTTPRoute (O(http_route)) routes to C(<apex>-primary). The Services are the same for both.
     type: str
-    choices: [istio]
+    choices: [gatewayapi, istio]
     default: istio
   port:
     description: Port of the Services. Defaults to the first C(containerPort) of the target's pod template.
@@ -193,12 +197,12 @@ diff:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_init
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import router_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_init_argument_spec, router_argument_spec
 
 
 def main():
     CanaryModule(dict(
-        router_argument_spec(),
+        dict(router_argument_spec(), **gatewayapi_init_argument_spec()),
         port=dict(type="int"),
         port_name=dict(type="str", default="http"),
         target_port=dict(type="raw"),

@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - progressive.delivery.target.service_name
   - progressive.delivery.fence
   - progressive.delivery.routing
+  - progressive.delivery.gatewayapi
 attributes:
   check_mode:
     support: full
@@ -207,12 +208,12 @@ diff:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import SCALE_DOWN_DELAY, run_promote
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_argument_spec, routing_argument_spec
 
 
 def main():
     CanaryModule(dict(
-        routing_argument_spec(),
+        dict(routing_argument_spec(), **gatewayapi_argument_spec()),
         timeout=dict(type="int", default=600),
         route=dict(type="bool", default=True),
         scale_down=dict(type="bool", default=True),

@@ -32,6 +32,7 @@ extends_documentation_fragment:
   - progressive.delivery.target.service_name
   - progressive.delivery.fence
   - progressive.delivery.routing
+  - progressive.delivery.gatewayapi
 attributes:
   check_mode:
     support: full
@@ -129,12 +130,13 @@ diff:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import SCALE_DOWN_DELAY, run_rollback
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_argument_spec, routing_argument_spec
 
 
 def main():
     # Not rehearsed: a rollback writes what it can even when a later write is refused.
-    CanaryModule(dict(routing_argument_spec(), reason=dict(type="str"), scale_down_delay=dict(type="int", default=SCALE_DOWN_DELAY)),
+    CanaryModule(dict(dict(routing_argument_spec(), **gatewayapi_argument_spec()), reason=dict(type="str"),
+                      scale_down_delay=dict(type="int", default=SCALE_DOWN_DELAY)),
                  rehearse=False).run(run_rollback)
 
 

@@ -45,6 +45,7 @@ extends_documentation_fragment:
   - progressive.delivery.target.service_name
   - progressive.delivery.fence
   - progressive.delivery.routing
+  - progressive.delivery.gatewayapi
 attributes:
   check_mode:
     support: full
@@ -292,12 +293,12 @@ diff:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_route
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_argument_spec, routing_argument_spec
 
 
 def main():
     CanaryModule(dict(
-        routing_argument_spec(),
+        dict(routing_argument_spec(), **gatewayapi_argument_spec()),
         weight=dict(type="int"),
         match=dict(type="list", elements="dict"),
         mirror=dict(type="bool", default=False),

@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - progressive.delivery.target
   - progressive.delivery.target.service_name
   - progressive.delivery.routing
+  - progressive.delivery.gatewayapi
 attributes:
   check_mode:
     support: full
@@ -111,11 +112,11 @@ destinations:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_route_info
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_argument_spec, routing_argument_spec
 
 
 def main():
-    CanaryModule(routing_argument_spec(), fence=False, rehearse=False, name="canary_route_info").run(run_route_info)
+    CanaryModule(dict(routing_argument_spec(), **gatewayapi_argument_spec()), fence=False, rehearse=False, name="canary_route_info").run(run_route_info)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import istio
 
 # provider name -> Router class
 ROUTERS = {
     istio.IstioRouter.name: istio.IstioRouter,
+    gatewayapi.GatewayAPIRouter.name: gatewayapi.GatewayAPIRouter,
 }
 PROVIDERS = tuple(sorted(ROUTERS))
 DEFAULT_PROVIDER = istio.IstioRouter.name
@@ -52,4 +54,18 @@ def routing_argument_spec():
         primary_subset=dict(type="str", default="primary"),
         canary_subset=dict(type="str", default="canary"),
         route_name=dict(type="str"),
+    )
+
+
+def gatewayapi_argument_spec():
+    """``http_route``: the HTTPRoute and rule of router=gatewayapi (doc fragment progressive.delivery.gatewayapi)."""
+    return dict(http_route=dict(type="dict", options=dict(name=dict(type="str"), namespace=dict(type="str"), rule=dict(type="raw"))))
+
+
+def gatewayapi_init_argument_spec():
+    """``http_route`` plus the HTTPRoute canary_init creates (doc fragments progressive.delivery.gatewayapi and its init)."""
+    return dict(
+        gatewayapi_argument_spec(),
+        parent_refs=dict(type="list", elements="dict"),
+        hostnames=dict(type="list", elements="str"),
     )
