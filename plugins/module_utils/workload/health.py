@@ -163,7 +163,8 @@ def assess(deployment, pods, previous_restarts=None, grace_seconds=0.0, now=None
 
     Unhealthy when a container is in a fatal waiting state or terminated with an error, when its
     restarts climbed since ``previous_restarts``, or when fewer replicas than desired were ready for
-    longer than ``grace_seconds``. ``now``: seconds since the epoch (the caller's clock).
+    longer than ``grace_seconds`` (None: the count is reported, not judged). ``now``: seconds since
+    the epoch (the caller's clock).
     """
     if deployment is None:
         return {"healthy": False, "reason": "the canary Deployment does not exist", "pods": [], "culprit": None,
@@ -203,7 +204,7 @@ def assess(deployment, pods, previous_restarts=None, grace_seconds=0.0, now=None
         pod_name, container, what, extra = problems[0]
         answer.update(healthy=False, reason=_explain(pod_name, container, what, extra),
                       culprit={"pod": pod_name, "container": container["name"]})
-    elif since is not None and ready < desired and stuck > grace_seconds:
+    elif grace_seconds is not None and since is not None and ready < desired and stuck > grace_seconds:
         answer.update(healthy=False, reason="canary %s has %d of %d replicas ready for %ds (more than the %gs grace)"
                       % (name, ready, desired, stuck, grace_seconds))
     return answer
