@@ -5,7 +5,8 @@
 
 A wait ends early for what must be acted on at once: an operator's request (abort, promote)
 recorded in the status, a new revision of the target, the loss of the lock (raised by the
-fence), or - when asked - an unhealthy canary (crash-looping, failing to pull, restarting). ``watch`` polls through a Cluster (``get``), renews the lock through ``hold`` every
+fence), or - when asked - an unhealthy canary (crash-looping, failing to pull, restarting).
+``watch`` polls through a Cluster (``get``), renews the lock through ``hold`` every
 ``heartbeat`` seconds, and returns what ended the wait.
 """
 
