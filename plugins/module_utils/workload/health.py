@@ -20,7 +20,7 @@ __metaclass__ = type
 import datetime
 
 # Waiting reasons a container does not leave by itself: the kubelet backs off and retries, but the
-# revision will not become ready without a change (Flagger's IsPodReady treats the same set as fatal).
+# revision will not become ready without a change to it (ContainerCreating and PodInitializing pass).
 FATAL_WAITING = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
                  "CreateContainerError", "InvalidImageName")
 
