@@ -29,7 +29,7 @@ def test_a_crash_looping_canary_ends_the_wait_with_the_pod_and_its_state(lab):
     assert reason.startswith("canary %s container podinfod " % pod["name"]), reason
     assert "CrashLoopBackOff" in reason or "exit code 2" in reason, reason
     # the lab has no kubelet API: the log read fails and says so instead of failing the module
-    assert "logs unavailable (" in reason, reason
+    assert "; logs unavailable (HTTP 500: " in reason, reason
     assert result["health"]["healthy"] is False and result["health"]["culprit"] == {"pod": pod["name"], "container": "podinfod"}
     assert elapsed < 15, elapsed
 
