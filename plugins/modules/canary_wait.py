@@ -177,7 +177,9 @@ unhealthy:
     reason:
       description: In Flagger's words, naming the pod, the container and its state.
       type: str
-      sample: "canary podinfo-7d9c-abcde container podinfo CrashLoopBackOff (restarted 3 times, last exit code 1: Error); last log lines: unknown flag: --no-such-flag"
+      sample: >-
+        canary podinfo-7d9c-abcde container podinfo CrashLoopBackOff (restarted 3 times, last exit code 1: Error);
+        last log lines: unknown flag: --no-such-flag
     pods:
       description: The canary's containers, as in RV(health.pods).
       type: list
