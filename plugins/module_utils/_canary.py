@@ -463,6 +463,8 @@ def run_wait(module):
     result = watch.watch(cluster, params["target"], params["namespace"], 0 if module.check_mode else params["seconds"],
                          until=params["until"], analysed_hash=params["revision"], config_tracking=params["config_tracking"],
                          poll=max(params["poll"], 0.05), hold=hold, heartbeat=heartbeat,
-                         on_abort=(lambda: route_to_primary(module)) if params["on_abort"] == "route_to_primary" else None)
+                         on_abort=(lambda: route_to_primary(module)) if params["on_abort"] == "route_to_primary" else None,
+                         health=watch.HealthWatch(cluster, params["namespace"], grace=params["health_grace"])
+                         if params["watch_health"] else None)
     result["changed"] = False
     return result

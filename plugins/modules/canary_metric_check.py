@@ -239,6 +239,17 @@ options:
         an unanalysed canary.
     type: bool
     default: false
+  check_window:
+    description:
+      - Before any metric is queried, read Prometheus' configuration once (C(/api/v1/status/config)) and fail when a
+        Prometheus metric's window (O(interval), or its O(metrics[].interval)) is shorter than two scrape intervals - the
+        largest of the global C(scrape_interval) and every job's - since a C(rate()) over it holds fewer than two samples
+        and reads as no data. The message names both numbers and the option to raise (C(rollout_analysis.interval) in
+        the rollout role).
+      - Metrics with O(metrics[].web) or O(metrics[].skywalking) have other sources and are not checked. Meant to be used
+        with O(online_check), once before the analysis.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - progressive.delivery.prometheus.module
   - progressive.delivery.attributes
@@ -449,6 +460,22 @@ error_kind:
   returned: on such a failure
   type: str
   sample: connection
+window:
+  description: With O(check_window=true), the scrape interval the windows were checked against.
+  returned: when O(check_window=true) and a metric uses Prometheus
+  type: dict
+  contains:
+    scrape_interval_seconds:
+      description: The largest scrape interval of Prometheus' configuration, in seconds.
+      type: float
+      sample: 15.0
+    job:
+      description: The scrape job with that interval, or null when it is the global one.
+      type: str
+    checked:
+      description: The names of the metrics whose window was checked.
+      type: list
+      elements: str
 online:
   description: With O(online_check=true), whether the metrics servers answered (Prometheus C(vector(1))); null otherwise.
   returned: always
@@ -467,6 +494,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis impo
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import SourceError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusClient, PrometheusError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.sources import skywalking, web
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.window import MetricWindowError
 
 
 def argspec():
@@ -501,6 +529,7 @@ def argspec():
         on_no_data=dict(type="str", choices=list(checks.ON_NO_DATA_CHOICES), default="fail"),
         fail_on_breach=dict(type="bool", default=False),
         online_check=dict(type="bool", default=False),
+        check_window=dict(type="bool", default=False),
     )
 
 
@@ -536,12 +565,25 @@ def main():
             module.exit_json(changed=False, online=True, passed=True, metrics=[], failed_metrics=[], skipped_metrics=[],
                              error_metrics=[], msg="Prometheus answers vector(1)")
 
+    window = None
+    if params["check_window"] and any(check.source == sources.DEFAULT_SOURCE for check in metric_checks):
+        try:
+            window = checks.check_windows(client.status_config(), metric_checks)
+        except MetricWindowError as exc:
+            module.fail_json(msg=str(exc), changed=False, error_kind="config",
+                             online=True if params["online_check"] else None)
+        except SourceError as exc:
+            module.fail_json(msg="cannot read Prometheus' configuration to check the metric windows: %s" % exc, changed=False,
+                             error_kind=exc.kind)
+
     try:
         report = checks.run_checks(source_set, metric_checks, variables, params["on_no_data"], provider=params["provider"])
     except SourceError as exc:
         module.fail_json(msg=str(exc), changed=False, error_kind=exc.kind)
 
     result = dict(changed=False, msg=checks.summary(report), online=True if params["online_check"] else None, **report)
+    if window is not None:
+        result["window"] = window
     if report["error_metrics"]:
         errors = [m["message"] for m in report["metrics"] if m["status"] == checks.STATUS_ERROR]
         result["msg"] = "metric queries could not be evaluated: %s" % "; ".join(errors)

@@ -18,7 +18,9 @@ description:
     M(progressive.delivery.canary_state)) - RV(interrupted=abort) or RV(interrupted=promote);
   - the target's pod-template hash (with the tracked ConfigMaps and Secrets) differs from O(revision) - a new revision was
     pushed during the analysis - RV(interrupted=revision);
-  - with O(until=canary_ready), the target Deployment is rolled out with at least one ready replica - RV(ready=true).
+  - with O(until=canary_ready), the target Deployment is rolled out with at least one ready replica - RV(ready=true);
+  - with O(watch_health) and O(until=elapsed), the canary is unhealthy - RV(unhealthy) names the pod, the container and
+    its state.
   - With O(on_abort=route_to_primary) an abort request routes all traffic to the primary (A/B route and mirror removed, as
     M(progressive.delivery.canary_rollback) does) the moment it is seen, before the module returns, so the traffic is safe
     within one O(poll) of the request; scaling the canary down and recording the rollback are left to the caller.
@@ -71,6 +73,22 @@ options:
     type: str
     choices: [return, route_to_primary]
     default: return
+  watch_health:
+    description:
+      - During an O(until=elapsed) wait, also look at the canary's pods (listed by the target's selector, at most once a
+        second) and end the wait early with RV(unhealthy) when a container is in C(CrashLoopBackOff), C(ImagePullBackOff),
+        C(ErrImagePull), C(CreateContainerConfigError) or C(CreateContainerError), terminated with an error, or restarted
+        since the previous look, or when O(health_grace) is set and fewer replicas than desired were ready for longer.
+      - The reason quotes the container's last log lines (C(pods/log), 10 lines) when the API server can read them, and
+        says C(logs unavailable (...)) when it cannot.
+      - Restarts that happened before the wait started are reported in RV(health), not judged.
+    type: bool
+    default: false
+  health_grace:
+    description:
+      - With O(watch_health), seconds the canary may have fewer ready replicas than desired before it is unhealthy.
+      - Unset, the count and RV(health.stuck_seconds) are reported but not judged (enforce the progress deadline with them).
+    type: float
 seealso:
   - module: progressive.delivery.canary_state
   - module: progressive.delivery.canary_lock
@@ -100,6 +118,20 @@ EXAMPLES = r"""
     seconds: 600
     until: canary_ready
   register: podinfo_ready
+
+- name: Wait out the interval, ending it early when the canary crash-loops
+  progressive.delivery.canary_wait:
+    namespace: test
+    target: podinfo
+    seconds: 55
+    revision: "{{ analysed_hash }}"
+    watch_health: true
+  register: podinfo_wait
+
+- name: Roll back an unhealthy canary
+  ansible.builtin.debug:
+    msg: "{{ podinfo_wait.unhealthy.reason }}"
+  when: podinfo_wait.unhealthy
 """
 
 RETURN = r"""
@@ -137,6 +169,61 @@ on_abort:
   returned: when an abort was acted on
   type: dict
   sample: {"primary": 80, "canary": 20}
+unhealthy:
+  description: With O(watch_health), what made the canary unhealthy and ended the wait; null while it is healthy.
+  returned: when O(watch_health=true) and O(until=elapsed)
+  type: dict
+  contains:
+    reason:
+      description: In Flagger's words, naming the pod, the container and its state.
+      type: str
+      sample: >-
+        canary podinfo-7d9c-abcde container podinfo CrashLoopBackOff (restarted 3 times, last exit code 1: Error);
+        last log lines: unknown flag: --no-such-flag
+    pods:
+      description: The canary's containers, as in RV(health.pods).
+      type: list
+      elements: dict
+health:
+  description: With O(watch_health), the canary's health at the last look.
+  returned: when O(watch_health=true) and O(until=elapsed)
+  type: dict
+  contains:
+    healthy:
+      description: Whether the canary is healthy.
+      type: bool
+    reason:
+      description: Why not (empty when healthy).
+      type: str
+    pods:
+      description: One entry per container of every canary pod.
+      type: list
+      elements: dict
+      sample:
+        - {"name": "podinfo-7d9c-abcde", "container": "podinfo", "ready": false, "restarts": 3,
+           "state": {"state": "waiting", "reason": "CrashLoopBackOff", "message": "back-off restarting failed container podinfo"},
+           "last_state": {"state": "terminated", "reason": "Error", "message": "", "exit_code": 1}}
+    culprit:
+      description: The pod and container the reason is about, or null.
+      type: dict
+    logs:
+      description: The culprit's last log lines; null when they could not be read; absent when healthy.
+      type: list
+      elements: str
+    ready_replicas:
+      description: The canary Deployment's ready replicas.
+      type: int
+    desired_replicas:
+      description: The canary Deployment's desired replicas.
+      type: int
+    stuck_seconds:
+      description:
+        - How long the canary has not been fully ready (0 when it is), from the pods' Ready transitions, so it spans
+          several waits; compare it with the progress deadline during the analysis.
+      type: float
+    restarts:
+      description: Restart count per C(pod/container).
+      type: dict
 lock_lost:
   description: V(true) when O(fence) was given and the run no longer owns the lock.
   returned: on that failure
@@ -158,6 +245,8 @@ def main():
         revision=dict(type="str"),
         config_tracking=dict(type="bool", default=True),
         poll=dict(type="float", default=0.5),
+        watch_health=dict(type="bool", default=False),
+        health_grace=dict(type="float"),
     ), rehearse=False).run(run_wait)
 
 

@@ -14,6 +14,7 @@ import copy
 import re
 
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import providers, sources
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import window as metric_window
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import SourceConfigError, SourceError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import (
@@ -44,6 +45,7 @@ class MetricCheck(object):
         self.unit = unit
         self.source = source                    # where the number comes from (sources.SOURCES)
         self.source_options = source_options    # the source's validated options (web, skywalking), else None
+        self.interval_field = "interval"        # the option the interval comes from, for the window check's fix
 
 
 def measured_argument_spec():
@@ -122,7 +124,35 @@ def build_checks(provider, metrics, default_interval):
                 % (field, name, template_name, provider, ", ".join(sorted(builtins)), field, field))
         builtin = builtins[template_name]
         checks.append(MetricCheck(name, builtin.query, threshold, interval, builtin=builtin.name, title=builtin.title, unit=builtin.unit))
+    # One check per metric, in order: name the option a too-short window comes from.
+    for index, (check, spec) in enumerate(zip(checks, metrics)):
+        check.interval_field = "metrics[%d].interval" % index if spec.get("interval") else "interval"
     return checks
+
+
+def check_windows(config, checks):
+    """Raise MetricWindowError when a Prometheus metric's window is shorter than two scrape intervals.
+
+    ``config``: Prometheus' ``/api/v1/status/config`` answer. The interval that applies is the largest
+    of the global one and every job's: which job scrapes a query's series is not known from the
+    query, and the slowest one is the one that leaves a short window with a single sample. Web and
+    SkyWalking metrics have their own sources and are not checked. Returns
+    ``{"scrape_interval_seconds", "job", "checked": [metric names]}``.
+    """
+    intervals = metric_window.scrape_intervals(config)
+    job, scrape = None, intervals["global"]
+    for name in sorted(intervals["jobs"]):
+        if intervals["jobs"][name] > scrape:
+            job, scrape = name, intervals["jobs"][name]
+    checked = []
+    for check in checks:
+        if check.source != sources.DEFAULT_SOURCE:
+            continue
+        metric_window.check_metric_window(check.interval, scrape, name="%s of metric %s" % (check.interval_field, check.name)
+                                          if check.interval_field != "interval" else "interval (rollout_analysis.interval)",
+                                          job=job)
+        checked.append(check.name)
+    return {"scrape_interval_seconds": scrape, "job": job, "checked": checked}
 
 
 def _metric_source(spec, field, name):

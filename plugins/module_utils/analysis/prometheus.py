@@ -229,6 +229,10 @@ class PrometheusClient(object):
         return QueryResult(data["resultType"], data["result"], doc.get("warnings"))
 
     # -- transport ------------------------------------------------------------------------------
+    def status_config(self):
+        """Prometheus' running configuration (``GET /api/v1/status/config``): ``{"status", "data": {"yaml"}}``."""
+        return self.get_json("/api/v1/status/config", what="configuration request (/api/v1/status/config)")
+
     def get_json(self, path, params=None, what="request"):
         url = self.url + path
         if params:

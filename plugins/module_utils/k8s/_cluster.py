@@ -187,10 +187,29 @@ class Cluster(object):
             raise ClusterError(unreachable_message(exc, "read", _what(kind, namespace, name), self.host))
         return _to_dict(result)
 
-    def list(self, api_version, kind, namespace):
+    def list(self, api_version, kind, namespace, label_selector=None):
         resource = self.resource(api_version, kind)
-        result = self._call("list", "%s in namespace %s" % (kind, namespace), self.client.get, resource, namespace=namespace)
+        params = {"label_selector": label_selector} if label_selector else {}
+        result = self._call("list", "%s in namespace %s" % (kind, namespace), self.client.get, resource, namespace=namespace, **params)
         return result.to_dict().get("items") or []
+
+    def pod_log(self, namespace, name, container, tail_lines, limit_bytes, previous=False):
+        """The last lines of a container's log (``pods/log``, served by the kubelet through the API server); ClusterError when unreadable."""
+        query = {"container": container, "tailLines": tail_lines, "limitBytes": limit_bytes}
+        if previous:
+            query["previous"] = "true"
+        try:
+            response = self.resource("v1", "Pod").log.get(name=name, namespace=namespace, serialize=False, query_params=query)
+        except ApiException as exc:
+            # Short on purpose: the caller quotes it inside a longer reason ("logs unavailable (...)").
+            reason = to_text(api_reason(exc))
+            if reason.startswith('Get "') and '": ' in reason:
+                reason = reason.split('": ', 1)[1]  # the kubelet URL the API server tried: long, and says nothing new
+            raise ClusterError("HTTP %s: %s" % (getattr(exc, "status", None), reason[:160]))
+        except Urllib3Error as exc:
+            raise ClusterError(to_text(getattr(exc, "reason", None) or exc))
+        data = getattr(response, "data", response)
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
 
     def require_namespace(self, namespace):
         if self.get("v1", "Namespace", None, namespace) is None:

@@ -4,8 +4,9 @@
 """The watch a run keeps while it waits (an interval, or the canary getting ready).
 
 A wait ends early for what must be acted on at once: an operator's request (abort, promote)
-recorded in the status, a new revision of the target, or the loss of the lock (raised by the
-fence). ``watch`` polls through a Cluster (``get``), renews the lock through ``hold`` every
+recorded in the status, a new revision of the target, the loss of the lock (raised by the
+fence), or - when asked - an unhealthy canary (crash-looping, failing to pull, restarting).
+``watch`` polls through a Cluster (``get``), renews the lock through ``hold`` every
 ``heartbeat`` seconds, and returns what ended the wait.
 """
 
@@ -15,14 +16,18 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s._errors import ClusterError
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s._waiter import deployment_ready
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
+from ansible_collections.progressive.delivery.plugins.module_utils.workload import health as canary_health
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import revision
 
 ELAPSED = "elapsed"
 CANARY_READY = "canary_ready"
 UNTIL_CHOICES = (ELAPSED, CANARY_READY)
 REVISION = "revision"
+# A health look lists the canary's pods: at most this often, however short the poll.
+HEALTH_EVERY = 1.0
 
 
 def interruption(status, current_hash, analysed_hash):
@@ -51,16 +56,61 @@ def canary_ready(deployment):
     return done, message
 
 
+def _selector(deployment):
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join("%s=%s" % (key, labels[key]) for key in sorted(labels))
+
+
+def _culprit_log(cluster, namespace, answer):
+    """``answer`` with the culprit container's last log lines, or why they could not be read (the lab has no kubelet API)."""
+    culprit = answer["culprit"]
+    entry = [e for e in answer["pods"] if e["name"] == culprit["pod"] and e["container"] == culprit["container"]][0]
+    # A crash-looping container waits for its restart: what it said before dying is in the previous instance's log.
+    previous = bool(entry["last_state"] and (entry["state"] or {}).get("state") != "running")
+    try:
+        lines = cluster.pod_log(namespace, culprit["pod"], culprit["container"], canary_health.LOG_TAIL_LINES,
+                                canary_health.LOG_LIMIT_BYTES, previous=previous)
+    except ClusterError as exc:
+        return canary_health.with_logs(answer, error=str(exc))
+    return canary_health.with_logs(answer, lines=lines) if lines.strip() else canary_health.with_logs(answer, error="empty log")
+
+
+class HealthWatch(object):
+    """The canary's health across the polls of one wait: the restart counts of the previous look."""
+
+    def __init__(self, cluster, namespace, grace=None, wall_clock=time.time):
+        self.cluster, self.namespace, self.grace, self.wall_clock = cluster, namespace, grace, wall_clock
+        self.restarts = None
+
+    def look(self, deployment):
+        if deployment is None:
+            pods = []
+        else:
+            selector = _selector(deployment)
+            pods = self.cluster.list("v1", "Pod", self.namespace, label_selector=selector) if selector else []
+        answer = canary_health.assess(deployment, pods, previous_restarts=self.restarts, grace_seconds=self.grace,
+                                      now=self.wall_clock())
+        self.restarts = answer["restarts"]
+        if not answer["healthy"] and answer["culprit"]:
+            answer = _culprit_log(self.cluster, self.namespace, answer)
+        return answer
+
+
 def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None, config_tracking=True, poll=0.5,
-          hold=None, heartbeat=None, on_abort=None, clock=time.monotonic, sleep=time.sleep):
+          hold=None, heartbeat=None, on_abort=None, health=None, clock=time.monotonic, sleep=time.sleep):
     """Wait up to ``seconds``; return a dict: interrupted, waited, status, revision, ready, message.
 
     ``on_abort()`` runs the moment an abort is seen, before anything else (its answer is returned
     as ``on_abort``), so that the traffic is safe a poll after the request, not a task later.
+
+    ``health`` (a HealthWatch) looks at the canary's pods at most every HEALTH_EVERY seconds of an
+    ``elapsed`` wait; its last answer is returned as ``health``, and an unhealthy canary ends the
+    wait with ``unhealthy`` (``{reason, pods}``); ``interrupted`` stays what the status says.
     """
     started = clock()
     deadline = started + max(seconds, 0)
     last_beat = started
+    last_health, answer = None, None
     while True:
         status = st.decode(cluster.get("v1", "ConfigMap", namespace, st.status_name(target)))
         current_hash, _promoted, deployment = revision.current(cluster.get, target, namespace, config_tracking)
@@ -70,9 +120,15 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
             result["ready"], result["message"] = canary_ready(deployment)
         if result["interrupted"] == "abort" and on_abort is not None:
             result["on_abort"] = on_abort()
+        if health is not None and until == ELAPSED:
+            if last_health is None or clock() - last_health >= HEALTH_EVERY:
+                answer = health.look(deployment)
+                last_health = clock()
+            result["health"] = answer
+            result["unhealthy"] = None if answer["healthy"] else {"reason": answer["reason"], "pods": answer["pods"]}
         now = clock()
         result["waited"] = round(now - started, 3)
-        if result["interrupted"] or result["ready"] or now >= deadline:
+        if result["interrupted"] or result["ready"] or result.get("unhealthy") or now >= deadline:
             return result
         if hold is not None and heartbeat and now - last_beat >= heartbeat:
             hold()
