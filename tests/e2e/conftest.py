@@ -144,3 +144,15 @@ def wait_for_line(process, text, timeout=120):
         if text in line:
             return "".join(seen)
     raise AssertionError("%r never appeared:\n%s" % (text, "".join(seen)))
+
+
+def finish(process, timeout):
+    """The rest of a run's output once it ends; a run still going after ``timeout`` seconds is killed, and the
+    assertion shows where it was."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+        return output
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        output, _ = process.communicate()
+        raise AssertionError("the run did not end within %d s; its last output:\n%s" % (timeout, (output or "")[-6000:]))

@@ -10,7 +10,7 @@ import pytest
 from tests.mesh import wait_for
 from tests.modules.receiver import Receiver
 
-from .conftest import kill_group, wait_for_line
+from .conftest import finish, kill_group, wait_for_line
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_confirm_promotion_gate_holds_until_the_gate_playbook_opens_it_even_acro
         assert canary.image("podinfo-primary").endswith(":6.0.0")
         rc, out = canary.run("gate", rollout_gate="promotion", rollout_gate_action="open")
         assert rc == 0 and "Gate promotion of podinfo.%s is open" % canary.namespace in out, out
-        output, _ = second.communicate(timeout=180)
+        output = finish(second, 180)
     finally:
         kill_group(second)
     assert second.returncode == 0, output
@@ -106,7 +106,7 @@ def test_a_rollback_webhook_aborts_mid_analysis(canary, receiver):
     try:
         wait_for_line(run, "canary weight 40")
         receiver.answers["stop"] = 200
-        output, _ = run.communicate(timeout=120)
+        output = finish(run, 120)
     finally:
         kill_group(run)
     assert run.returncode != 0
@@ -138,7 +138,7 @@ def test_confirm_rollout_then_confirm_traffic_increase_then_post_rollout_and_eve
         assert canary.replicas("podinfo") == 1 and canary.weights()["podinfo-canary"] == 0
         assert canary.status()["phase"] == "Progressing" and canary.status()["failed_checks"] == 0
         receiver.answers["grow"] = 200
-        output, _ = run.communicate(timeout=180)
+        output = finish(run, 180)
     finally:
         kill_group(run)
     assert run.returncode == 0, output
