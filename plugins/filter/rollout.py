@@ -54,7 +54,7 @@ def canary_judge(state, rollout, outcome, canary):
     try:
         return judge.decide(dict((k, int(v)) for k, v in state.items() if k in keys),
                             rollout["steps"], rollout["threshold"], outcome or {}, _canary(canary), rollout.get("limits"),
-                            hooks.get("approvals"), hooks.get("approval_intervals"))
+                            hooks.get("approvals"), hooks.get("approval_intervals"), rollout.get("progress_deadline_seconds"))
     except (judge.JudgeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AnsibleFilterError("canary_judge: %s" % exc)
 

@@ -52,11 +52,20 @@ def test_a_metric_own_interval_is_named(capsys, prom):
     assert result["msg"].startswith("metrics[1].interval of metric errors is 6s, shorter than two scrape intervals"), result["msg"]
 
 
-def test_a_long_enough_window_is_checked_and_queried(capsys, prom):
+def test_a_long_enough_window_passes_the_preflight_without_a_query(capsys, prom):
     result = check(capsys, prom, [{"name": "request-success-rate"}], "8s")
     assert not result.get("failed"), result
     assert result["window"] == {"scrape_interval_seconds": 4.0, "job": "slow", "checked": ["request-success-rate"]}
-    assert [m["name"] for m in result["metrics"]] == ["request-success-rate"]
+    # online_check with check_window is a rollout's preflight: nothing of the canary is measured yet
+    assert (result["online"], result["metrics"]) == (True, [])
+
+
+def test_a_query_without_the_window_is_not_checked(capsys, prom):
+    result = check(capsys, prom, [{"name": "constant", "query": "vector(100)", "threshold_range": {"min": 99}},
+                                  {"name": "request-success-rate"}], "5s")
+    assert result.get("failed") and "interval (rollout_analysis.interval) is 5s" in result["msg"], result
+    alone = check(capsys, prom, [{"name": "constant", "query": "vector(100)", "threshold_range": {"min": 99}}], "1s")
+    assert not alone.get("failed") and alone["window"]["checked"] == [], alone
 
 
 def test_without_check_window_nothing_is_read(capsys, prom):

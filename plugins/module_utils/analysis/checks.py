@@ -18,7 +18,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis impo
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import SourceConfigError, SourceError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import (
-    BUILTIN_VARIABLES, TemplateError, check_duration)
+    BUILTIN_VARIABLES, TemplateError, check_duration, uses_variable)
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.results import (
     NoDataError, ResultShapeError)
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.thresholds import (
@@ -146,7 +146,8 @@ def check_windows(config, checks):
             job, scrape = name, intervals["jobs"][name]
     checked = []
     for check in checks:
-        if check.source != sources.DEFAULT_SOURCE:
+        # a query without the window (a constant, an instant vector) holds whatever the scrapes give it
+        if check.source != sources.DEFAULT_SOURCE or not uses_variable(check.template, "interval"):
             continue
         metric_window.check_metric_window(check.interval, scrape, name="%s of metric %s" % (check.interval_field, check.name)
                                           if check.interval_field != "interval" else "interval (rollout_analysis.interval)",

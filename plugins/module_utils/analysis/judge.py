@@ -237,7 +237,24 @@ def _because(check, hook_failures=()):
 _WAITING_FOR = {TRAFFIC: "traffic increase approval", PROMOTION: "promotion approval"}
 
 
-def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None, approval_intervals=None):
+def unhealthy(outcome, canary, progress_deadline_seconds=None):
+    """Why the canary must go now by its pods (``outcome.health``: canary_wait's health answer), or None: a container
+    crash-looping, failing to pull or restarting; or the canary not fully ready for longer than the progress deadline
+    (Flagger's stuck detection, applied during the analysis too)."""
+    health = outcome.get("health") or {}
+    if not health:
+        return None
+    if health.get("healthy") is False:
+        return health.get("reason") or "canary %s is unhealthy" % canary
+    stuck = health.get("stuck_seconds") or 0
+    if progress_deadline_seconds and stuck > progress_deadline_seconds:
+        return ("progress deadline exceeded canary deployment %s not ready for %d s (%s of %s replicas ready)"
+                % (canary, stuck, health.get("ready_replicas"), health.get("desired_replicas")))
+    return None
+
+
+def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None, approval_intervals=None,
+           progress_deadline_seconds=None):
     """The decision of one interval.
 
     ``state``: step (-1 before the first), weight, failed_checks, iterations, and the COUNTERS
@@ -260,9 +277,12 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
     it was not given holds the weight (traffic: HALT) or waits (promotion: WAIT, phase WaitingPromotion),
     the metrics still checked every interval. ``approval_intervals``: how many intervals in a row it waits
     for an approval (or at an indefinite pause) before it rolls back (``limit`` approval_timeout); None: no end.
+    ``outcome.health`` (canary_wait's look at the canary's pods) rolls back a crash-looping canary at once, and
+    one not fully ready for longer than ``progress_deadline_seconds`` (``limit`` health, see unhealthy).
 
     Order of precedence, as Flagger: an abort, then a rollback asked by a webhook or the gate, then a new
-    revision, then a promotion request, then the metrics. Failed checks count in total (reset only by a new revision); at ``threshold``
+    revision, then an unhealthy canary, then a promotion request, then the metrics. A promotion request that
+    continues an indefinite pause instead of promoting is answered with ``consumed_request`` (the role clears it). Failed checks count in total (reset only by a new revision); at ``threshold``
     the canary is rolled back. With ``failure_limit`` failed checks also count in a row and more than
     that many in a row roll back (Argo: the limit is what is allowed); with ``consecutive_error_limit``
     query errors count apart, in a row, and more than the limit roll back; with
@@ -293,7 +313,7 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
         raise JudgeError("state.step %d is past the last step of the schedule %s" % (current["step"], weights))
     nxt = dict(current, iterations=current["iterations"] + 1)
     answer = {"action": None, "state": nxt, "route_weight": None, "route": None, "reason": None, "events": [],
-              "outcome": None, "phase": "Progressing", "limit": None, "confirm": None}
+              "outcome": None, "phase": "Progressing", "limit": None, "confirm": None, "consumed_request": False}
     interrupted = outcome.get("interrupted")
     here = steps[current["step"]] if current["step"] >= 0 else None
     held = current.get("held", 0)
@@ -359,11 +379,13 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
         answer["route"] = dict(step_route({"weight": 0}))
         # start() says "New revision detected! Restarting analysis" when the analysis begins again.
         answer["state"] = {"step": -1, "weight": 0, "failed_checks": 0, "iterations": 0}
+    elif unhealthy(outcome, canary, progress_deadline_seconds):
+        roll_back("health", unhealthy(outcome, canary, progress_deadline_seconds))
     elif interrupted == "promote" and here and (here.get("pause") or {}).get("indefinite") and not outcome.get("full") \
             and not outcome.get("opening"):
         # Argo's promote at an indefinite pause: the analysis goes on with the next step
         reason = _request_reason(outcome, "promotion")
-        answer["reason"] = reason
+        answer.update(reason=reason, consumed_request=True)
         answer["events"].append(event("Resuming %s after the pause at step %d/%d: %s" % (canary, current["step"] + 1, len(steps), reason)))
         if current["step"] >= len(steps) - 1:
             promote()

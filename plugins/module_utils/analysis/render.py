@@ -80,6 +80,14 @@ def _scalar(name, value):
     return str(value)
 
 
+def uses_variable(template, name):
+    """Whether ``template`` has a placeholder of ``name`` (in any of its spellings)."""
+    for match in _PLACEHOLDER.finditer(template or ""):
+        if name in (match.group("jinja"), match.group("braced"), match.group("plain")):
+            return True
+    return False
+
+
 def render(template, variables):
     """Substitute ``variables`` (a dict) into ``template``; raises TemplateError.
 

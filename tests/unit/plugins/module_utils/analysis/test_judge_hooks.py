@@ -182,3 +182,27 @@ def test_bad_hook_settings_name_the_variable(extra, words):
     with pytest.raises(settings.SettingsError) as caught:
         settings.validate(_variables(**extra))
     assert words in str(caught.value)
+
+
+def test_a_crash_looping_canary_is_rolled_back_at_once_with_its_state():
+    health = {"healthy": False, "reason": "canary podinfo-1 container podinfod CrashLoopBackOff (restarted 3 times)", "stuck_seconds": 4}
+    answer = judge.decide(state(step=0, weight=50), STEPS, 2, {"check": PASSED, "health": health, "interrupted": "promote"}, CANARY)
+    assert (answer["action"], answer["limit"]) == (judge.ROLLBACK, "health")
+    assert texts(answer) == ["Rolling back podinfo.test canary podinfo-1 container podinfod CrashLoopBackOff (restarted 3 times)"]
+
+
+def test_the_progress_deadline_applies_during_the_analysis():
+    stuck = {"healthy": True, "stuck_seconds": 61, "ready_replicas": 1, "desired_replicas": 2}
+    answer = judge.decide(state(step=0, weight=50), STEPS, 2, {"check": PASSED, "health": stuck}, CANARY, progress_deadline_seconds=60)
+    assert (answer["action"], answer["limit"]) == (judge.ROLLBACK, "health")
+    assert answer["reason"] == "progress deadline exceeded canary deployment podinfo.test not ready for 61 s (1 of 2 replicas ready)"
+    fine = judge.decide(state(step=0, weight=50), STEPS, 2, {"check": PASSED, "health": dict(stuck, stuck_seconds=59)}, CANARY,
+                        progress_deadline_seconds=60)
+    assert fine["action"] == judge.ADVANCE
+
+
+def test_a_promotion_request_that_continues_an_indefinite_pause_is_consumed():
+    steps = analysis_steps("steps", steps=[{"set_weight": 20}, {"pause": {}}, {"set_weight": 50}])
+    answer = decide(state(step=0, weight=20), {"interrupted": "promote", "requested_by": "alice"}, steps=steps)
+    assert (answer["action"], answer["route_weight"], answer["consumed_request"]) == (judge.ADVANCE, 50, True)
+    assert decide(state(step=1, weight=50), {"interrupted": "promote"}, steps=steps)["consumed_request"] is False
