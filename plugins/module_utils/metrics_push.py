@@ -154,8 +154,8 @@ def render(target, namespace, phase, canary_weight=None, duration_seconds=None, 
     if canary_weight is not None:
         family("flagger_canary_weight", "gauge")
         # Flagger's workload label: the primary Deployment's name, then the target's (the canary).
-        lines.append("flagger_canary_weight%s %d" % (_labels([("workload", "%s-primary" % target), ("namespace", namespace)]),
-                                                    100 - canary_weight))
+        primary = _labels([("workload", "%s-primary" % target), ("namespace", namespace)])
+        lines.append("flagger_canary_weight%s %d" % (primary, 100 - canary_weight))
         lines.append("flagger_canary_weight%s %d" % (_labels([("workload", target), ("namespace", namespace)]), canary_weight))
     if duration_seconds is not None:
         family("flagger_canary_duration_seconds", "histogram")
