@@ -9,6 +9,7 @@ cd "$top"
 apt_packages=()
 command -v prometheus >/dev/null 2>&1 || apt_packages+=(prometheus)
 command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
+command -v prometheus-pushgateway >/dev/null 2>&1 || apt_packages+=(prometheus-pushgateway)
 command -v hey >/dev/null 2>&1 || apt_packages+=(hey)
 command -v rsync >/dev/null 2>&1 || apt_packages+=(rsync)
 # The lab's pods: a network namespace (ip) and a UTS namespace (unshare) each.
