@@ -464,7 +464,8 @@ def run_wait(module):
                          until=params["until"], analysed_hash=params["revision"], config_tracking=params["config_tracking"],
                          poll=max(params["poll"], 0.05), hold=hold, heartbeat=heartbeat,
                          on_abort=(lambda: route_to_primary(module)) if params["on_abort"] == "route_to_primary" else None,
-                         health=watch.HealthWatch(cluster, params["namespace"], grace=params["health_grace"])
+                         health=watch.HealthWatch(cluster, params["namespace"], grace=params["health_grace"],
+                                                  restarts=params.get("previous_restarts"))
                          if params["watch_health"] else None)
     result["changed"] = False
     return result

@@ -81,9 +81,17 @@ options:
         since the previous look, or when O(health_grace) is set and fewer replicas than desired were ready for longer.
       - The reason quotes the container's last log lines (C(pods/log), 10 lines) when the API server can read them, and
         says C(logs unavailable (...)) when it cannot.
-      - Restarts that happened before the wait started are reported in RV(health), not judged.
+      - Restarts that happened before the wait started are reported in RV(health), not judged - unless O(previous_restarts)
+        gives the counts of the previous wait.
+      - With O(until=canary_ready) nothing is judged; once the canary is ready its pods are looked at once and RV(health)
+        returned, so that its restart counts can be the O(previous_restarts) of the waits that follow.
     type: bool
     default: false
+  previous_restarts:
+    description:
+      - With O(watch_health), the restart counts the previous wait saw (its RV(health.restarts)), so that a container that
+        restarted between two waits - after one ended and before the next began - counts as restarting.
+    type: dict
   health_grace:
     description:
       - With O(watch_health), seconds the canary may have fewer ready replicas than desired before it is unhealthy.
@@ -186,7 +194,7 @@ unhealthy:
       elements: dict
 health:
   description: With O(watch_health), the canary's health at the last look.
-  returned: when O(watch_health=true) and O(until=elapsed)
+  returned: when O(watch_health=true) and O(until=elapsed), or O(until=canary_ready) and the canary is ready
   type: dict
   contains:
     healthy:
@@ -247,6 +255,7 @@ def main():
         poll=dict(type="float", default=0.5),
         watch_health=dict(type="bool", default=False),
         health_grace=dict(type="float"),
+        previous_restarts=dict(type="dict"),
     ), rehearse=False).run(run_wait)
 
 

@@ -35,6 +35,9 @@ class Canary(object):
             "rollout_progress_deadline_seconds": 90,
             # no traffic reaches these canaries (the metrics are constant queries): nothing to drain
             "rollout_scale_down_delay": 0,
+            # the runs that wait for an approval wait seconds here; a bound of an hour at 1-2 s intervals would leave
+            # thousands of loop slots to skip after the end (docs/rollout.md, "Webhooks, manual gates and alerts")
+            "rollout_approval_timeout": 120,
             "rollout_prometheus": {"url": self.cluster.info["prometheus"]},
             "rollout_analysis": {
                 "interval": "1s",

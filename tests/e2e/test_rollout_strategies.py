@@ -5,6 +5,8 @@ strategy's faulty revision rolled back. The canary answers 6.0.1, the primary 6.
 import collections
 import http.client
 import json
+import os
+import signal
 import threading
 import time
 import urllib.request
@@ -236,3 +238,27 @@ def test_bad_strategy_settings_name_the_variable_and_change_nothing(canary):
         rc, out = canary.run(rollout_analysis=analysis, **extra)
         assert rc != 0 and words in out and "nothing was changed in the cluster" in out, (analysis, strategy, out[-3000:])
         assert (canary.status(), canary.weights(), canary.replicas("podinfo"), canary.image("podinfo-primary")) == before
+
+
+def test_a_canary_that_starts_crashing_mid_analysis_is_rolled_back_within_the_interval(canary):
+    canary.release(CANARY)
+    run = canary.start(rollout_analysis={"interval": "4s", "step_weights": [20, 40, 60, 80]})
+    try:
+        wait_for_line(run, "Advance podinfo.%s canary weight 20" % canary.namespace)
+        [(name, (pid, version))] = canary.cluster.pod_processes("podinfo", canary.namespace).items()
+        assert version == CANARY
+        # the container's process dies (exit 137): the node agent restarts it, as a kubelet would
+        os.kill(pid, signal.SIGKILL)
+        crashed = time.monotonic()
+        output = finish(run, 120)
+        noticed = time.monotonic() - crashed
+    finally:
+        kill_group(run)
+    assert run.returncode != 0, output
+    reason = canary.status()["reason"]
+    assert "canary %s container podinfod" % name in reason, reason
+    assert "restart" in reason or "CrashLoopBackOff" in reason, reason
+    # within the interval it happened in (4 s) and the next one, not after the progress deadline (90 s)
+    assert "Advance podinfo.%s canary weight 60" % canary.namespace not in output
+    assert noticed < 60, noticed
+    assert canary.weights() == {"podinfo-primary": 100, "podinfo-canary": 0}

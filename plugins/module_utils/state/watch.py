@@ -76,11 +76,13 @@ def _culprit_log(cluster, namespace, answer):
 
 
 class HealthWatch(object):
-    """The canary's health across the polls of one wait: the restart counts of the previous look."""
+    """The canary's health across the polls of one wait (and from the previous wait, given its restart counts):
+    the restart counts of the previous look."""
 
-    def __init__(self, cluster, namespace, grace=None, wall_clock=time.time):
+    def __init__(self, cluster, namespace, grace=None, wall_clock=time.time, restarts=None):
         self.cluster, self.namespace, self.grace, self.wall_clock = cluster, namespace, grace, wall_clock
-        self.restarts = None
+        # the counts of the previous wait, when the caller kept them: a restart between two waits is seen too
+        self.restarts = dict((str(key), int(value)) for key, value in restarts.items()) if restarts else None
 
     def look(self, deployment):
         if deployment is None:
@@ -105,7 +107,8 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
 
     ``health`` (a HealthWatch) looks at the canary's pods at most every HEALTH_EVERY seconds of an
     ``elapsed`` wait; its last answer is returned as ``health``, and an unhealthy canary ends the
-    wait with ``unhealthy`` (``{reason, pods}``); ``interrupted`` stays what the status says.
+    wait with ``unhealthy`` (``{reason, pods}``); ``interrupted`` stays what the status says. A
+    ``canary_ready`` wait that ends ready looks once, unjudged, for the baseline of the next waits.
     """
     started = clock()
     deadline = started + max(seconds, 0)
@@ -129,6 +132,10 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
         now = clock()
         result["waited"] = round(now - started, 3)
         if result["interrupted"] or result["ready"] or result.get("unhealthy") or now >= deadline:
+            if health is not None and until == CANARY_READY and result["ready"]:
+                # not judged (a canary may restart while it starts), but the counts once it is ready are the
+                # baseline of the waits that follow: a restart after this one is seen even between two waits
+                result["health"] = health.look(deployment)
             return result
         if hold is not None and heartbeat and now - last_beat >= heartbeat:
             hold()
