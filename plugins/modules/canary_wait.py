@@ -35,6 +35,7 @@ extends_documentation_fragment:
   - progressive.delivery.target.service_name
   - progressive.delivery.fence
   - progressive.delivery.routing
+  - progressive.delivery.gatewayapi
 attributes:
   check_mode:
     support: full
@@ -240,13 +241,13 @@ lock_lost:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_wait
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_argument_spec, routing_argument_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
 
 
 def main():
     CanaryModule(dict(
-        routing_argument_spec(),
+        dict(routing_argument_spec(), **gatewayapi_argument_spec()),
         on_abort=dict(type="str", choices=["return", "route_to_primary"], default="return"),
         seconds=dict(type="float", required=True),
         until=dict(type="str", choices=list(watch.UNTIL_CHOICES), default=watch.ELAPSED),

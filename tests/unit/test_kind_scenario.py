@@ -60,7 +60,7 @@ def steps_with_playbooks(name):
     playbooks = scenario(name)["provisioner"]["playbooks"]
     steps = []
     for step in scenario(name)["scenario"]["test_sequence"]:
-        action, _, argument = step.partition(" ")
+        action, _space, argument = step.partition(" ")
         playbook = argument or playbooks.get(action)
         steps.append((action, os.path.normpath(os.path.join(directory, playbook)) if playbook else None))
     return steps
@@ -70,7 +70,7 @@ def test_kind_runs_the_lab_scenarios_playbooks_in_the_same_order():
     lab = [step for step in steps_with_playbooks("lab") if step[0] not in ("create", "destroy")]
     kind = [step for step in steps_with_playbooks("kind") if step[0] not in ("create", "destroy")]
     assert kind == lab
-    for _, playbook in kind:
+    for _action, playbook in kind:
         assert playbook is None or os.path.isfile(playbook), playbook
 
 

@@ -282,7 +282,8 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
 
     Order of precedence, as Flagger: an abort, then a rollback asked by a webhook or the gate, then a new
     revision, then an unhealthy canary, then a promotion request, then the metrics. A promotion request that
-    continues an indefinite pause instead of promoting is answered with ``consumed_request`` (the role clears it). Failed checks count in total (reset only by a new revision); at ``threshold``
+    continues an indefinite pause instead of promoting is answered with ``consumed_request`` (the role clears it).
+    Failed checks count in total (reset only by a new revision); at ``threshold``
     the canary is rolled back. With ``failure_limit`` failed checks also count in a row and more than
     that many in a row roll back (Argo: the limit is what is allowed); with ``consecutive_error_limit``
     query errors count apart, in a row, and more than the limit roll back; with

@@ -98,8 +98,8 @@ def test_a_round_across_sources_reports_each_metric():
 
 
 def test_a_web_http_error_is_that_metrics_error_and_a_connection_error_stops_naming_the_metric():
-    report, _ = run([{"name": "errors", "web": {"url": "http://m.test/e"}}],
-                    {"http://m.test/e": _answer.Answer(500, b"boom: db down")})
+    report, _sources = run([{"name": "errors", "web": {"url": "http://m.test/e"}}],
+                           {"http://m.test/e": _answer.Answer(500, b"boom: db down")})
     assert report["error_metrics"] == ["errors"]
     assert report["metrics"][0]["message"] == "metric errors: http://m.test/e answered HTTP 500 for the metric's request: boom: db down"
     with pytest.raises(SourceConnectionError, match="^metric errors: connection refused"):
@@ -108,8 +108,8 @@ def test_a_web_http_error_is_that_metrics_error_and_a_connection_error_stops_nam
 
 
 def test_no_data_from_a_web_metric_follows_on_no_data():
-    report, _ = run([{"name": "errors", "web": {"url": "http://m.test/e", "json_path": "data.missing"}}],
-                    {"http://m.test/e": json_answer({"data": {}})}, on_no_data="skip")
+    report, _sources = run([{"name": "errors", "web": {"url": "http://m.test/e", "json_path": "data.missing"}}],
+                           {"http://m.test/e": json_answer({"data": {}})}, on_no_data="skip")
     assert report["metrics"][0]["status"] == "no_data" and report["skipped_metrics"] == ["errors"] and report["passed"] is True
     assert "json_path 'data.missing' found nothing in the answer" in report["metrics"][0]["message"]
 

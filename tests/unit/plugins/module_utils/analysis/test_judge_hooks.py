@@ -16,8 +16,8 @@ def state(step=-1, weight=0, failed_checks=0, iterations=0, **counters):
     return dict({"step": step, "weight": weight, "failed_checks": failed_checks, "iterations": iterations}, **counters)
 
 
-def decide(position, outcome, approvals=None, approval_intervals=None, steps=STEPS, threshold=2):
-    return judge.decide(position, steps, threshold, outcome, CANARY, None, approvals, approval_intervals)
+def decide(position, outcome, approvals=None, approval_intervals=None, steps=None, threshold=2):
+    return judge.decide(position, steps or STEPS, threshold, outcome, CANARY, None, approvals, approval_intervals)
 
 
 def texts(answer):
@@ -61,8 +61,8 @@ def test_steps_at_the_same_weight_need_no_traffic_approval():
 
 
 def test_a_refused_promotion_waits_in_waiting_promotion_while_the_metrics_are_still_checked():
-    outcome = {"check": PASSED, "confirmation": {"gate": "promotion", "passed": False,
-                                                  "message": "Halt podinfo.test advancement waiting for promotion approval promotion-gate"}}
+    halt = "Halt podinfo.test advancement waiting for promotion approval promotion-gate"
+    outcome = {"check": PASSED, "confirmation": {"gate": "promotion", "passed": False, "message": halt}}
     answer = decide(state(step=1, weight=100, iterations=3), outcome, BOTH)
     assert (answer["action"], answer["phase"], answer["route_weight"]) == (judge.WAIT, "WaitingPromotion", None)
     assert texts(answer) == ["Halt podinfo.test advancement waiting for promotion approval promotion-gate"]

@@ -81,8 +81,8 @@ def test_outcome_by_type():
     assert wh.outcome("rollback", passed, "podinfo", "test") == {
         "passed": True, "failed_hooks": [], "failures": [], "rollback": True, "message": "Rolling back podinfo.test manual webhook invoked"}
     assert wh.outcome("rollback", failed, "podinfo", "test")["rollback"] is False
-    assert wh.outcome("confirm-rollout", [], "podinfo", "test") == {"passed": True, "failed_hooks": [], "failures": [], "rollback": False,
-                                                                     "message": ""}
+    nothing = {"passed": True, "failed_hooks": [], "failures": [], "rollback": False, "message": ""}
+    assert wh.outcome("confirm-rollout", [], "podinfo", "test") == nothing
 
 
 def test_secrets_are_redacted_and_answers_cut():

@@ -24,8 +24,8 @@ class Elements(HTMLParser):
     def handle_startendtag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
 
-    def handle_data(self, text):
-        self.texts.append(text)
+    def handle_data(self, data):
+        self.texts.append(data)
 
     def find(self, tag, css=None):
         return [attrs for name, attrs in self.tags if name == tag and (css is None or css in (attrs.get("class") or "").split())]
@@ -125,7 +125,7 @@ def test_a_metric_without_a_range_has_no_band():
 def test_the_table_has_a_row_per_entry_with_its_numbers():
     text = page.render(data.report_data(status(), "podinfo", "test"))
     rows = re.findall(r'<tr class="entry action-(\w+)" data-index="(\d)">(.*?)</tr>', text)
-    assert [(action, int(index)) for action, index, _ in rows] == [("advance", 0), ("advance", 1), ("halt", 2), ("rollback", 3)]
+    assert [(action, int(index)) for action, index, _weight in rows] == [("advance", 0), ("advance", 1), ("halt", 2), ("rollback", 3)]
     assert "<td>2026-01-02T03:04:00Z</td>" in rows[3][2]
     assert '<td class="number">99.5</td><td>[99, +inf]</td>' in rows[0][2]
     assert '<td class="number">420</td><td>[-inf, 500]</td>' in rows[0][2]
