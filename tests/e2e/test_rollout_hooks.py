@@ -186,3 +186,25 @@ def test_alerts_reach_each_receiver_by_severity_and_no_secret_reaches_the_output
     assert [body["message"] for body in on_call] == ["Rolling back %s failed checks threshold reached 2 (error-free 42.00 < 99)" % ident,
                                                      "Canary failed! Scaling down %s" % ident]
     assert {body["severity"] for body in on_call} == {"error"}
+
+
+BAD_HOOKS = [
+    ({"rollout_webhooks": [{"name": "x", "type": "pre-deploy", "url": "http://127.0.0.1:9/"}]},
+     "rollout_webhooks[0].type 'pre-deploy' is not a webhook type"),
+    ({"rollout_webhooks": [{"name": "x", "type": "rollout"}]}, "rollout_webhooks[0].url is required"),
+    ({"rollout_webhooks": [{"name": "x", "url": "ftp://127.0.0.1/x"}]}, "rollout_webhooks[0].url must be an http:// or https:// URL"),
+    ({"rollout_webhooks": [{"name": "x", "url": "http://127.0.0.1:9/", "timeout": 0}]}, "rollout_webhooks[0].timeout"),
+    ({"rollout_alerts": [{"name": "chat", "provider": "slack"}]}, "rollout_alerts[0].url is required"),
+    ({"rollout_alerts": [{"name": "chat", "provider": "slack", "url": "http://127.0.0.1:9/", "severity": "fatal"}]},
+     "rollout_alerts[0].severity must be one of info, warn, error"),
+    ({"rollout_gates": ["approval"]}, "rollout_gates[0] 'approval' is not a gate"),
+]
+
+
+def test_bad_webhooks_alerts_and_gates_name_the_variable_and_change_nothing(canary):
+    canary.release("6.0.1")
+    before = (canary.status(), canary.weights(), canary.replicas("podinfo"))
+    for settings, words in BAD_HOOKS:
+        rc, out = canary.run(**settings)
+        assert rc != 0 and words in out and "nothing was changed in the cluster" in out, (settings, out[-3000:])
+        assert (canary.status(), canary.weights(), canary.replicas("podinfo")) == before
