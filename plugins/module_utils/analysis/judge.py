@@ -316,6 +316,8 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
     answer = {"action": None, "state": nxt, "route_weight": None, "route": None, "reason": None, "events": [],
               "outcome": None, "phase": "Progressing", "limit": None, "confirm": None, "consumed_request": False}
     interrupted = outcome.get("interrupted")
+    rollback_reason = rollback_asked(outcome)
+    unhealthy_reason = unhealthy(outcome, canary, progress_deadline_seconds)
     here = steps[current["step"]] if current["step"] >= 0 else None
     held = current.get("held", 0)
     asked = approvals_of(approvals)
@@ -373,15 +375,15 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
     if interrupted == "abort":
         answer.update(action=ROLLBACK, reason=_request_reason(outcome, "abort"))
         answer["events"].append(event("Rolling back %s %s" % (canary, answer["reason"]), "Warning"))
-    elif rollback_asked(outcome) and interrupted != "revision":
-        roll_back("rollback", rollback_asked(outcome))
+    elif rollback_reason and interrupted != "revision":
+        roll_back("rollback", rollback_reason)
     elif interrupted == "revision":
         answer.update(action=RESTART, route_weight=0, reason="a new revision was pushed during the analysis")
         answer["route"] = dict(step_route({"weight": 0}))
         # start() says "New revision detected! Restarting analysis" when the analysis begins again.
         answer["state"] = {"step": -1, "weight": 0, "failed_checks": 0, "iterations": 0}
-    elif unhealthy(outcome, canary, progress_deadline_seconds):
-        roll_back("health", unhealthy(outcome, canary, progress_deadline_seconds))
+    elif unhealthy_reason:
+        roll_back("health", unhealthy_reason)
     elif interrupted == "promote" and here and (here.get("pause") or {}).get("indefinite") and not outcome.get("full") \
             and not outcome.get("opening"):
         # Argo's promote at an indefinite pause: the analysis goes on with the next step

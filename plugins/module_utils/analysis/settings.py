@@ -235,7 +235,6 @@ def _hooks(variables, interval):
     return {
         "hook_types": sorted(types),
         "hooks": dict((hook_type, [hook["name"] for hook in hooks if hook["type"] == hook_type]) for hook_type in sorted(types)),
-        "alerts": [alert.get("name") for alert in variables.get("alerts") or []],
         "gates": list(gates),
         "approvals": approvals,
         "approval_hooks": dict((gate, hook_type) for gate, hook_type in gt.GATES.items() if gate != "rollback"),
