@@ -170,6 +170,7 @@ def test_blue_green_mirroring_shows_clients_only_the_primary_while_the_canary_ge
         kill_group(run)
     assert run.returncode == 0, output
     assert clients.versions() == {PRIMARY: clients.count()}, clients.versions()
+    assert not clients.failures, clients.failures[:5]
     assert canary.status()["phase"] == "Succeeded" and canary.image("podinfo-primary").endswith(":" + CANARY)
 
 
