@@ -228,6 +228,26 @@ def podinfo_deployment(namespace, version="6.0.0", replicas=1, **container_chang
     return deployment
 
 
+def versions_served(lab, host, count, path="/version", headers=None):
+    """``count`` requests through the mesh on one kept-alive connection: podinfo version (or HTTP status) -> answers."""
+    url = urlsplit(lab.info["mesh"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    seen = collections.Counter()
+    try:
+        for _ in range(count):
+            conn.request("GET", path, headers=dict(headers or {}, Host=host))
+            response = conn.getresponse()
+            body = response.read()
+            try:
+                version = json.loads(body).get("version") if response.status == 200 else None
+            except ValueError:
+                version = None
+            seen[version or response.status] += 1
+    finally:
+        conn.close()
+    return dict(seen)
+
+
 class SteadyTraffic:
     """Clients sending requests through the lab's mesh without pause, on keep-alive connections, until
     stopped; every response is counted by status and by the podinfo version that answered, and every

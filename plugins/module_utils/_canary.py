@@ -103,9 +103,52 @@ def _write_config_copies(cluster, tracked, changes):
 # canary_init
 
 
+def _primary_of(params):
+    """The primary Deployment's name: the user's stable one in mode=subset, else ``<target>-primary``."""
+    return params.get("primary_deployment") or primary_name(params["target"])
+
+
+def _get_primary(cluster, params, field):
+    name = _primary_of(params)
+    primary = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], params["namespace"], name)
+    if primary is None:
+        if params.get("primary_deployment"):
+            raise CanaryError("Deployment %s/%s (primary_deployment, the stable subset's) not found; create it or fix primary_deployment"
+                              % (params["namespace"], name), field="primary_deployment")
+        raise CanaryError("Deployment %s/%s (the primary) not found: run progressive.delivery.canary_init first" % (params["namespace"], name),
+                          field=field)
+    return primary
+
+
+def _init_subset(module):
+    """canary_init in mode=subset: nothing is created. The user's VirtualService, DestinationRule (both subsets) and
+    stable Deployment must exist; all traffic goes to the primary subset, and a target that runs the promoted
+    revision (or nothing newer) is scaled to 0, as in host mode."""
+    params = module.params
+    cluster = module.cluster
+    changes = _Changes()
+    target = _get_target(cluster, params["namespace"], params["target"])
+    workload.app_label(target)
+    stable = _get_primary(cluster, params, "primary_deployment")
+    checksum = configs.config_checksum(_tracked_configs(cluster, target, params.get("config_tracking", True))[0])
+    router = get_router(cluster, params)
+    # Both subsets must exist before the first write: the route is checked against the DestinationRule.
+    router.write_routes(router.read(), router.weights_for(0), None, False, None, changes, roles=("primary", "canary"))
+    promoted = workload.promoted_hash(stable) or "stable-" + workload.pod_template_hash((stable.get("spec") or {}).get("template"))
+    if promoted == workload.target_hash(target, checksum):
+        _scale_to_zero(cluster, target, changes)
+    return _finish(module, changes, {
+        "primary": stable["metadata"]["name"],
+        "virtual_service": apex_name(params),
+        "pod_template_hash": promoted,
+    })
+
+
 def run_init(module):
     params = module.params
     options.validate_init(params)
+    if params.get("mode") == "subset":
+        return _init_subset(module)
     cluster = module.cluster
     namespace, apex = params["namespace"], apex_name(params)
     changes = _Changes()
@@ -182,10 +225,7 @@ def run_scale(module):
     target = _get_target(cluster, namespace, params["target"])
     replicas = params.get("replicas")
     if replicas is None:
-        primary = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary_name(params["target"]))
-        if primary is None:
-            raise CanaryError("Deployment %s/%s (the primary) not found: run progressive.delivery.canary_init first, or give replicas"
-                              % (namespace, primary_name(params["target"])), field="replicas")
+        primary = _get_primary(cluster, params, "replicas")
         replicas = max(int((primary.get("spec") or {}).get("replicas") or 1), 1)
     elif replicas < 0:
         raise CanaryError("replicas must be 0 or more, got %d" % replicas, field="replicas")
@@ -359,10 +399,7 @@ def run_promote(module):
     _validate_scale_down_delay(params)
     target = _get_target(cluster, namespace, params["target"])
     workload.app_label(target)
-    primary = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary_name(params["target"]))
-    if primary is None:
-        raise CanaryError("Deployment %s/%s (the primary) not found; run progressive.delivery.canary_init first"
-                          % (namespace, primary_name(params["target"])), field="target")
+    primary = _get_primary(cluster, params, "target")
     if params.get("route"):
         # Fail on a missing VirtualService or managed route before the primary is touched.
         router.get_routes(router.read())
@@ -376,7 +413,8 @@ def run_promote(module):
                           field="expected_hash")
 
     _write_config_copies(cluster, tracked, changes)
-    primary = cluster.write(primary, workload.promoted_deployment(primary, target, renames, checksum), changes)
+    promoted = workload.promoted_stable if params.get("primary_deployment") else workload.promoted_deployment
+    primary = cluster.write(primary, promoted(primary, target, renames, checksum), changes)
     if not module.check_mode:
         done, message, primary = cluster.wait_ready(DEPLOYMENT[0], DEPLOYMENT[1], namespace, primary["metadata"]["name"],
                                                     params["timeout"])

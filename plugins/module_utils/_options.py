@@ -59,10 +59,36 @@ def _routing(params):
     router_class(params.get("router")).validate_options(dict(params, namespace=None))
 
 
+# The options of the objects canary_init creates in host mode; in subset mode it creates none of them.
+_CREATED_OBJECT_OPTIONS = ("hosts", "gateways", "retries", "timeout", "cors_policy", "headers", "traffic_policy", "hpa", "port", "target_port")
+
+
+def validate_primary_deployment(params):
+    """primary_deployment: the user's stable Deployment, only in mode=subset, never the target itself."""
+    name = params.get("primary_deployment")
+    if not name:
+        return
+    if params.get("mode", "subset") != "subset":
+        raise CanaryError("primary_deployment names the stable Deployment of mode=subset (your own Deployment behind the primary subset); "
+                          "set mode=subset, or remove primary_deployment to use <target>-primary", field="primary_deployment")
+    check_name(name, "primary_deployment", "subdomain")
+    if name == params.get("target"):
+        raise CanaryError("primary_deployment is the target %r itself: name the Deployment behind the primary subset "
+                          "(target is the canary's)" % name, field="primary_deployment")
+
+
 def validate_init(params):
     """Every option of canary_init."""
+    if params.get("mode") == "subset":
+        _validate_subset_init(params)
+        return
+    validate_primary_deployment(params)
+    if params.get("route_name"):
+        raise CanaryError("route_name names a route of your VirtualService in mode=subset; in mode=host canary_init creates the route "
+                          "(named after the apex): remove route_name or set mode=subset", field="route_name")
     # The apex names three Services: <apex>, <apex>-primary and <apex>-canary.
     _common(params, apex_rule="service")
+    router_class(params.get("router")).validate_options(dict(params, namespace=None))
     if params.get("port") is not None:
         services.service_port(params["port"], params.get("port_name") or "http", params.get("target_port"))
     services.validate_port_name(params.get("port_name") or "http")
@@ -71,6 +97,21 @@ def validate_init(params):
     router_class(params.get("router")).validate_init_options(params)
     if params.get("hpa") is not None:
         check_name(params["hpa"], "hpa", "subdomain", suffixes=(PRIMARY_SUFFIX,))
+    _seconds(params, "wait_timeout")
+
+
+def _validate_subset_init(params):
+    """canary_init in mode=subset: the user owns the VirtualService, DestinationRule and both Deployments."""
+    _common(params)
+    _routing(params)
+    if not params.get("primary_deployment"):
+        raise CanaryError("mode=subset needs primary_deployment: the Deployment behind the primary subset (for example backend-v1); "
+                          "canary_init creates no primary in subset mode", field="primary_deployment")
+    validate_primary_deployment(params)
+    for field in _CREATED_OBJECT_OPTIONS:
+        if params.get(field) not in (None, [], {}):
+            raise CanaryError("%s configures an object canary_init creates in mode=host; in mode=subset your VirtualService and "
+                              "DestinationRule are used as they are: remove %s" % (field, field), field=field)
     _seconds(params, "wait_timeout")
 
 
@@ -101,6 +142,7 @@ def validate_promote(params):
     """Every option of canary_promote."""
     _common(params)
     _routing(params)
+    validate_primary_deployment(params)
     _seconds(params, "timeout")
 
 

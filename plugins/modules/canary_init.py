@@ -55,9 +55,41 @@ options:
         C(<apex>-primary) and C(<apex>-canary) and the VirtualService C(<apex>).
       - V(gatewayapi) creates the Gateway API HTTPRoute C(<apex>) when O(parent_refs) is set, and otherwise checks that the
         user's HTTPRoute (O(http_route)) routes to C(<apex>-primary). The Services are the same for both.
+      - With O(mode=subset) (Istio) nothing is created; see O(mode).
     type: str
     choices: [gatewayapi, istio]
     default: istio
+  mode:
+    description:
+      - V(host) (Flagger's model) creates C(<target>-primary), the Services and the routing objects.
+      - V(subset) (seed 001, Argo Rollouts' subset-level Istio) creates nothing. The user's VirtualService C(<apex>), a
+        DestinationRule with the subsets O(primary_subset) and O(canary_subset) of O(destination_host), and the stable Deployment
+        O(primary_deployment) must exist. The managed route is set to 100% primary subset (checked against the DestinationRule
+        before it is written), and the target is scaled to 0 unless it runs a newer revision than the stable.
+      - The options of the objects created in host mode (O(hosts), O(gateways), O(retries), O(timeout), O(cors_policy),
+        O(headers), O(traffic_policy), O(hpa), O(port), O(target_port)) are refused with V(subset).
+    type: str
+    choices: [host, subset]
+    default: host
+  destination_host:
+    description: With O(mode=subset), the single destination host of both subsets. Defaults to O(service_name).
+    type: str
+  primary_subset:
+    description: With O(mode=subset), the DestinationRule subset of the stable Deployment.
+    type: str
+    default: primary
+  canary_subset:
+    description: With O(mode=subset), the DestinationRule subset of the target.
+    type: str
+    default: canary
+  route_name:
+    description: With O(mode=subset), the name of the weighted http route of the VirtualService. Defaults to O(service_name).
+    type: str
+  primary_deployment:
+    description:
+      - With O(mode=subset), the user's Deployment behind O(primary_subset) (for example C(backend-v1) beside the target
+        C(backend-v2)). Required with O(mode=subset), refused without it.
+    type: str
   port:
     description: Port of the Services. Defaults to the first C(containerPort) of the target's pod template.
     type: int
@@ -197,12 +229,13 @@ diff:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_init
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_init_argument_spec, router_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
+    gatewayapi_init_argument_spec, primary_deployment_argument_spec, routing_argument_spec)
 
 
 def main():
     CanaryModule(dict(
-        dict(router_argument_spec(), **gatewayapi_init_argument_spec()),
+        dict(routing_argument_spec(), **dict(gatewayapi_init_argument_spec(), **primary_deployment_argument_spec())),
         port=dict(type="int"),
         port_name=dict(type="str", default="http"),
         target_port=dict(type="raw"),

@@ -53,6 +53,12 @@ attributes:
     details: A second call finds the primary promoted, the route at 100/0 and the target at 0 replicas; it writes nothing and
       does not wait.
 options:
+  primary_deployment:
+    description:
+      - With O(mode=subset), the user's stable Deployment behind O(primary_subset), promoted in place of C(<target>-primary)
+        (Argo Rollouts' subset mode - the stable subset now runs the new version). It gets the target's pod template and keeps
+        every pod label of its own (its subset's among them), its selector, replicas and strategy.
+    type: str
   timeout:
     description: Seconds (0 or more) to wait for the primary rollout to complete.
     type: int
@@ -208,12 +214,13 @@ diff:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import SCALE_DOWN_DELAY, run_promote
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
-from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_argument_spec, routing_argument_spec
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import (
+    gatewayapi_argument_spec, primary_deployment_argument_spec, routing_argument_spec)
 
 
 def main():
     CanaryModule(dict(
-        dict(routing_argument_spec(), **gatewayapi_argument_spec()),
+        dict(routing_argument_spec(), **dict(gatewayapi_argument_spec(), **primary_deployment_argument_spec())),
         timeout=dict(type="int", default=600),
         route=dict(type="bool", default=True),
         scale_down=dict(type="bool", default=True),

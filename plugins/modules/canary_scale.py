@@ -32,6 +32,10 @@ attributes:
   idempotent:
     support: full
 options:
+  primary_deployment:
+    description: The Deployment whose replica count is the default of O(replicas) - the stable one of Istio's subset mode. Defaults to
+      C(<target>-primary).
+    type: str
   replicas:
     description: Replicas of the canary. Default the primary's replica count, at least 1.
     type: int
@@ -81,10 +85,11 @@ diff:
 
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_scale
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import primary_deployment_argument_spec
 
 
 def main():
-    CanaryModule(dict(replicas=dict(type="int")), service_name=False).run(run_scale)
+    CanaryModule(dict(dict(replicas=dict(type="int")), **primary_deployment_argument_spec()), service_name=False).run(run_scale)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 class Canary(object):
     """One podinfo target in its own namespace, and ansible-playbook runs against it."""
 
-    def __init__(self, lab, namespace, tmp_path):
-        self.cluster, self.namespace, self.tmp_path = lab, namespace, tmp_path
+    def __init__(self, lab, namespace, tmp_path, target="podinfo"):
+        self.cluster, self.namespace, self.tmp_path, self.target = lab, namespace, tmp_path, target
         self.runs = 0
 
     def vars(self, **overrides):
         base = {
-            "rollout_target": "podinfo",
+            "rollout_target": self.target,
             "rollout_namespace": self.namespace,
             "rollout_kubeconfig": str(self.cluster.kubeconfig),
             # Real pods: Ready 1-2 s after the scale-up, but a pod that gets the pod IP of one stopped seconds before is
@@ -88,7 +88,7 @@ class Canary(object):
         return self.cluster.store.get(api_version, kind, self.namespace, name)
 
     def status(self):
-        cm = self.get("v1", "ConfigMap", "podinfo-canary-status")
+        cm = self.get("v1", "ConfigMap", self.target + "-canary-status")
         return json.loads(cm["data"]["status.json"]) if cm else {}
 
     def weights(self):
@@ -108,7 +108,7 @@ class Canary(object):
         return [e["message"] for e in sorted(events, key=lambda e: e["metadata"]["name"])]
 
     def release(self, version, **container_changes):
-        deployment = self.get("apps/v1", "Deployment", "podinfo")
+        deployment = self.get("apps/v1", "Deployment", self.target)
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         container["image"] = "ghcr.io/stefanprodan/podinfo:" + version
         container.update(container_changes)

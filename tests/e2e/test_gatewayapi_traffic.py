@@ -5,18 +5,14 @@ podinfo 6.0.0 is initialised (the primary keeps it), then the target runs 6.0.1 
 is counted by the version that gave it.
 """
 
-import collections
-import http.client
-import json
 import time
-from urllib.parse import urlsplit
 
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
 
 from tests.cluster import Namespaces
-from tests.mesh import podinfo_deployment, wait_for
+from tests.mesh import podinfo_deployment, versions_served, wait_for
 from tests.modules.cluster.harness import run_module
 
 pytestmark = pytest.mark.lab
@@ -36,23 +32,7 @@ class Routed:
 
 
 def answers(routed, count):
-    """``count`` requests through the mesh on one kept-alive connection: version (or HTTP status) -> requests."""
-    url = urlsplit(routed.lab.info["mesh"])
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-    seen = collections.Counter()
-    try:
-        for _ in range(count):
-            conn.request("GET", "/version", headers={"Host": routed.host})
-            response = conn.getresponse()
-            body = response.read()
-            try:
-                version = json.loads(body).get("version") if response.status == 200 else None
-            except ValueError:
-                version = None
-            seen[version or response.status] += 1
-    finally:
-        conn.close()
-    return dict(seen)
+    return versions_served(routed.lab, routed.host, count)
 
 
 @pytest.fixture(scope="module")

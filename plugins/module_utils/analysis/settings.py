@@ -204,6 +204,81 @@ def _service(service):
     return service
 
 
+ROUTERS = ("istio", "gatewayapi")
+_SUBSET_KEYS = ("stable_deployment", "stable", "canary", "host", "route")
+
+
+def _routing(variables, service):
+    """How the role's modules find the split: the router, the Gateway API HTTPRoute, Istio's subsets.
+
+    Returns ``routing`` (the options every routing module takes: canary_init, canary_route, canary_wait,
+    canary_promote, canary_rollback, canary_route_info) and ``primary`` (the stable Deployment's name).
+    Istio subset mode (seed 001, Argo's subset-level Istio) is ``rollout_subsets``: the user's
+    VirtualService ``rollout_service.name`` with a DestinationRule's subsets, and the user's own stable
+    Deployment, which the promotion updates in place instead of a ``<target>-primary`` copy.
+    """
+    router = _choice(variables.get("router") or "istio", "rollout_router", ROUTERS)
+    http_route = variables.get("http_route") or {}
+    subsets = variables.get("subsets") or {}
+    for name, value in (("rollout_http_route", http_route), ("rollout_subsets", subsets)):
+        if not isinstance(value, dict):
+            raise SettingsError("%s must be a dictionary, got %r" % (name, value))
+    routing = {"router": router}
+    primary = target_names(variables["target"])["primary"]
+    if router == "gatewayapi":
+        if subsets:
+            raise SettingsError("rollout_subsets is Istio's subset mode and cannot be used with rollout_router=gatewayapi: "
+                                "remove rollout_subsets, or set rollout_router=istio")
+        unknown = sorted(set(http_route) - {"name", "namespace", "rule"})
+        if unknown:
+            raise SettingsError("rollout_http_route.%s is not an option; rollout_http_route takes name, namespace and rule" % unknown[0])
+        if http_route:
+            if not http_route.get("name") or not isinstance(http_route.get("name"), str):
+                raise SettingsError("rollout_http_route.name is required: the name of the HTTPRoute whose rule the rollout shifts, "
+                                    "for example {name: podinfo}")
+            routing["http_route"] = dict((key, value) for key, value in http_route.items() if value is not None)
+        refs = service.get("gateway_refs")
+        if refs is not None and not (isinstance(refs, list) and all(isinstance(ref, dict) for ref in refs)):
+            raise SettingsError("rollout_service.gateway_refs must be a list of Gateway API parentRefs such as "
+                                "[{name: public-gateway, namespace: istio-ingress}], got %r" % (refs,))
+        if refs and http_route:
+            raise SettingsError("rollout_service.gateway_refs makes the collection create its own HTTPRoute, and rollout_http_route "
+                                "names yours: set one of them")
+        if not refs and not http_route:
+            raise SettingsError("rollout_router=gatewayapi needs the HTTPRoute to shift: set rollout_http_route to yours, for example "
+                                "{name: podinfo}, or rollout_service.gateway_refs to the parentRefs of one the collection creates")
+        return {"routing": routing, "primary": primary, "init": {"parent_refs": refs or None, "hostnames": service.get("hosts") or None}}
+    if http_route:
+        raise SettingsError("rollout_http_route is an option of rollout_router=gatewayapi; set rollout_router=gatewayapi or remove it")
+    if service.get("gateway_refs"):
+        raise SettingsError("rollout_service.gateway_refs is an option of rollout_router=gatewayapi (Istio takes "
+                            "rollout_service.gateways); set rollout_router=gatewayapi or remove it")
+    if subsets:
+        unknown = sorted(set(subsets) - set(_SUBSET_KEYS))
+        if unknown:
+            raise SettingsError("rollout_subsets.%s is not an option; rollout_subsets takes %s" % (unknown[0], ", ".join(_SUBSET_KEYS)))
+        for key in ("stable_deployment", "stable", "canary"):
+            if not subsets.get(key) or not isinstance(subsets[key], str):
+                raise SettingsError("rollout_subsets.%s is required in subset mode, for example {stable_deployment: backend-v1, stable: v1, "
+                                    "canary: v2} (the stable Deployment and the DestinationRule subsets of stable and canary)" % key)
+        if subsets["stable"] == subsets["canary"]:
+            raise SettingsError("rollout_subsets.stable and rollout_subsets.canary are both %r: name two different DestinationRule subsets"
+                                % subsets["stable"])
+        if subsets["stable_deployment"] == variables["target"]:
+            raise SettingsError("rollout_subsets.stable_deployment is the target %r itself: name the Deployment of the stable subset "
+                                "(rollout_target is the canary's)" % subsets["stable_deployment"])
+        if not service.get("name"):
+            raise SettingsError("rollout_service.name is required in subset mode: the name of your VirtualService (and its host), "
+                                "for example backend")
+        routing.update(mode="subset", primary_subset=subsets["stable"], canary_subset=subsets["canary"])
+        if subsets.get("host"):
+            routing["destination_host"] = subsets["host"]
+        if subsets.get("route"):
+            routing["route_name"] = subsets["route"]
+        primary = subsets["stable_deployment"]
+    return {"routing": routing, "primary": primary, "init": {}}
+
+
 # How long a run waits for an approval by default: a confirm webhook passing, a manual gate opened, an
 # indefinite pause promoted. The run watches the canary meanwhile, so the wait is bounded by the runner, not by safety.
 DEFAULT_APPROVAL_TIMEOUT = 3600
@@ -285,9 +360,15 @@ def validate(variables):
     lock_ttl = _integer(variables.get("lock_ttl", 0), "rollout_lock_ttl", 0)
     scale_down_delay = _integer(variables.get("scale_down_delay", 30), "rollout_scale_down_delay", 0)
     hooks = _hooks(variables, interval)
+    routing = _routing(variables, service)
+    names = dict(target_names(variables["target"]), primary=routing["primary"])
     return {
         "hooks": hooks,
-        "names": target_names(variables["target"]),
+        "names": names,
+        "router": routing["routing"]["router"],
+        "routing": routing["routing"],
+        "subset_mode": routing["routing"].get("mode") == "subset",
+        "init_routing": routing["init"],
         "strategy": strategy,
         "interval": analysis["interval"],
         "interval_seconds": interval,

@@ -57,6 +57,11 @@ def routing_argument_spec():
     )
 
 
+def primary_deployment_argument_spec():
+    """``primary_deployment``: the user's stable Deployment of mode=subset, in place of ``<target>-primary``."""
+    return dict(primary_deployment=dict(type="str"))
+
+
 def gatewayapi_argument_spec():
     """``http_route``: the HTTPRoute and rule of router=gatewayapi (doc fragment progressive.delivery.gatewayapi)."""
     return dict(http_route=dict(type="dict", options=dict(name=dict(type="str"), namespace=dict(type="str"), rule=dict(type="raw"))))

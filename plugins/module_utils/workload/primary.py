@@ -145,6 +145,29 @@ def promoted_deployment(primary, target, renames, config_checksum=""):
     return result
 
 
+def promoted_stable(stable, target, renames, config_checksum=""):
+    """``stable`` (the user's Deployment of the primary subset) running the target's pod template.
+
+    Argo Rollouts' subset mode rather than Flagger's copy: the stable subset now selects the new version.
+    The stable keeps every pod label it has (its subset's and its selector's among them, so its pods stay
+    in the primary subset and never join the canary's) and gains the target's other labels; replicas,
+    selector and strategy stay the user's.
+    """
+    result = copy.deepcopy(stable)
+    template = primary_template(target, renames, config_checksum)
+    own_labels = (((stable.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    key, value = app_label(target)
+    labels[key] = value  # primary_template suffixed it for <target>-primary
+    labels.update(own_labels)
+    template.setdefault("metadata", {})["labels"] = labels
+    result["spec"]["template"] = template
+    annotations = dict(result["metadata"].get("annotations") or {})
+    annotations[HASH_ANNOTATION] = target_hash(target, config_checksum)
+    result["metadata"]["annotations"] = annotations
+    return result
+
+
 def promoted_hash(primary):
     return ((primary.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
 
