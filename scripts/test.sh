@@ -35,6 +35,9 @@ molecule test -s lab
 stage "molecule: kind scenario (static: syntax)"
 molecule syntax -s kind
 
+stage "molecule: kind-gatewayapi scenario (static: syntax)"
+molecule syntax -s kind-gatewayapi
+
 stage "all stages passed"
 # pytest's counts again as the run's last line, since the stages after it print their own output.
 passed="$(grep -oE '[0-9]+ passed' .build/pytest.log | tail -n 1 | cut -d' ' -f1)"

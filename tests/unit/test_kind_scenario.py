@@ -40,6 +40,10 @@ def test_the_node_image_is_pinned_to_a_kubernetes_istio_supports():
     assert istio_minor == 24 and 28 <= minor <= 31  # Istio 1.24's support matrix: Kubernetes 1.28 - 1.31
     with open(os.path.join(KIND, "create.yml")) as handle:
         create = handle.read()
+    # the cluster and Istio's download are shared with molecule/kind-gatewayapi
+    assert "ansible.builtin.import_tasks: tasks/cluster.yml" in create
+    with open(os.path.join(KIND, "tasks", "cluster.yml")) as handle:
+        create += handle.read()
     assert "--image {{ kind_node_image }}" in create
     assert "linux-amd64.tar.gz" not in create and "uname -m" in create
 
