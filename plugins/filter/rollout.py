@@ -12,7 +12,7 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis import judge, settings
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import judge, plan, settings
 
 
 def rollout_settings(variables):
@@ -59,10 +59,19 @@ def canary_judge(state, rollout, outcome, canary):
         raise AnsibleFilterError("canary_judge: %s" % exc)
 
 
+def rollout_plan(rollout, decision, status=None, revision=None, initialized_hash=None):
+    """The dry-run plan of a run (see analysis/plan.py)."""
+    try:
+        return plan.plan(rollout, decision, status, revision, initialized_hash)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("rollout_plan: %s" % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "rollout_settings": rollout_settings,
             "canary_judge_start": canary_judge_start,
             "canary_judge": canary_judge,
+            "rollout_plan": rollout_plan,
         }
