@@ -70,9 +70,20 @@ def reconcile_reason(entry):
     return reconcile.reason(entry)
 
 
-def reconcile_report(entries, outcomes):
-    """The reconcile run's outcome (see reconcile.report)."""
-    return reconcile.report(entries or [], outcomes or {})
+def reconcile_report(entries, hostvars, hosts):
+    """The reconcile run's outcome (see reconcile.report) from the ``reconcile_entry`` and ``reconcile_outcome``
+    of the hosts the reconcile playbook made, one per canary."""
+    outcomes = {}
+    for host in hosts or []:
+        try:
+            values = hostvars[host]
+            entry = values.get("reconcile_entry") or {}
+            outcome = values.get("reconcile_outcome")
+        except KeyError:
+            continue
+        if entry.get("target") and outcome is not None:
+            outcomes[entry["target"]] = outcome
+    return reconcile.report(entries or [], outcomes)
 
 
 class FilterModule(object):

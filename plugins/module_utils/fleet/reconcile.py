@@ -135,8 +135,13 @@ def report(entries, outcomes):
             item["result"] = "failed"
             item["why"] = "%s; %s failed: %s" % (entry["why"], entry["action"], " ".join(str(outcome.get("msg") or "").split()))
             failed = True
+        elif entry["action"] == "rollback" and outcome.get("phase") != "Failed":
+            # the abort entry point found a live run after all (it came back) and asked it to roll back
+            item["result"] = "abort requested from the running run (phase %s)" % (outcome.get("phase") or "-")
+        elif entry["action"] == "rollback":
+            item["result"] = "rolled back"
         else:
-            item["result"] = "rolled back" if entry["action"] == "rollback" else "resumed (phase %s)" % (outcome.get("phase") or "-")
+            item["result"] = "resumed (phase %s)" % (outcome.get("phase") or "-")
         canaries.append(item)
     acted = [c for c in canaries if c["action"] != SKIP]
     lines = ["%s.%s: %s - %s" % (c["target"], c["namespace"], c["result"], c["why"]) for c in canaries] or ["no canaries found"]
