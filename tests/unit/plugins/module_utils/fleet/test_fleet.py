@@ -36,7 +36,7 @@ def test_check_names_every_host_without_a_cluster():
         fleet.check(hosts, 0)
     message = str(err.value)
     assert "host c2 has neither rollout_kubeconfig nor rollout_context" in message
-    assert "host c3 has neither" in message and "c1" not in message.split("host c2")[0]
+    assert "host c3 has neither" in message and "c1" not in message.split("host c2", maxsplit=1)[0]
     assert message.endswith("(no cluster was touched)")
 
 
