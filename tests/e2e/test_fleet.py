@@ -241,3 +241,26 @@ def test_reconcile_rolls_back_a_dead_runners_canary_once_its_lease_expired(canar
     rc, out = playbook(canary, "reconcile", extra=extra)
     assert rc == 0 and custom_stats(out, "reconcile")["result"] == "nothing to do", out
     assert "skip - phase Failed: no rollout is active" in out
+
+
+def test_reconcile_resumes_a_dead_runners_canary_when_asked(canary):
+    canary.release("6.0.1")
+    slow = {"interval": "2s", "step_weights": [20, 40, 60, 80]}
+    run = canary.start(rollout_analysis=slow, rollout_lock_ttl=10)
+    try:
+        wait_for_line(run, "canary weight 20")
+    finally:
+        kill_group(run)
+    recorded = canary.status()
+    assert recorded["phase"] == "Progressing"
+    lease = canary.get("coordination.k8s.io/v1", "Lease", "podinfo-canary-lock")["spec"]
+    time.sleep(max(0.0, epoch(lease["renewTime"]) + lease["leaseDurationSeconds"] + 1.5 - time.time()))
+    extra = {key: value for key, value in canary.vars(rollout_analysis=slow).items() if key != "rollout_target"}
+    rc, out = playbook(canary, "reconcile", extra=dict(extra, reconcile_action="resume"))
+    assert rc == 0, out
+    assert "podinfo.%s: resume - phase Progressing at canary weight %d" % (canary.namespace, recorded["canary_weight"]) in out
+    assert "Resuming the analysis of podinfo.%s at canary weight %d" % (canary.namespace, recorded["canary_weight"]) in out
+    assert canary.status()["phase"] == "Succeeded" and canary.image("podinfo-primary").endswith(":6.0.1")
+    assert canary.weights() == {"podinfo-primary": 100, "podinfo-canary": 0}
+    stats = custom_stats(out, "reconcile")
+    assert stats["result"] == "reconciled" and stats["canaries"][0]["result"] == "resumed (phase Succeeded)"
