@@ -343,7 +343,11 @@ def apply_secret(entry, template, secret_data, where, namespace):
         for name in present:
             secrets.append(secret_data[name])
         if secret_data.get("address"):
-            address = _url(secret_data["address"].strip(), "%s key address" % what)
+            try:
+                address = _url(secret_data["address"].strip(), "%s key address" % what)
+            except MetricTemplateError:
+                # the Secret's value stays out of the message
+                raise MetricTemplateError("%s: the key address must be an http:// or https:// URL" % what)
         credentials = dict((k, secret_data[k]) for k in present if k != "address")
         if "headers" in credentials:
             try:

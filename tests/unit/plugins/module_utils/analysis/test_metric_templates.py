@@ -55,7 +55,8 @@ def test_a_prometheus_template_becomes_a_query_with_its_variables_and_renders_es
 
 
 def test_template_defaults_apply_and_a_metric_keeps_its_own_interval():
-    entry, _ = resolve({"name": "errors", "template_ref": "error-rate", "interval": "2m"})
+    entry, template = resolve({"name": "errors", "template_ref": "error-rate", "interval": "2m"})
+    assert template["origin"] == "rollout_metric_templates.error-rate"
     assert entry["variables"] == {"code": "5.."} and entry["interval"] == "2m"
 
 
@@ -73,7 +74,8 @@ def test_a_web_template_joins_the_address_and_takes_the_token_of_its_secret():
 def test_a_skywalking_template_takes_address_and_basic_credentials_from_its_secret():
     entry, template = resolve({"name": "apdex", "template_ref": {"name": "apdex"}, "template_variables": {"service_name": "canary|r|b|-"}})
     data = mt.decode_secret(secret(address="http://oap.sw:12800", username="u", password="p"))
-    entry, _, secrets = mt.apply_secret(entry, template, data, "metrics[0] (apdex)", "test")
+    entry, connection, secrets = mt.apply_secret(entry, template, data, "metrics[0] (apdex)", "test")
+    assert connection is None    # only a Prometheus template gives a Prometheus connection
     options = entry["skywalking"]
     assert options["address"] == "http://oap.sw:12800" and options["validate_certs"] is False and options["aggregate"] == "min"
     assert options["headers"]["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
@@ -131,6 +133,9 @@ def test_a_secret_missing_or_lacking_its_keys():
         mt.apply_secret(entry, template, {"apikey": "x"}, "metrics[0] (apdex)", "test")
     with pytest.raises(mt.MetricTemplateError, match="has the key username but lacks the key password"):
         mt.apply_secret(entry, template, {"username": "u", "address": "http://oap:12800"}, "metrics[0] (apdex)", "test")
+    with pytest.raises(mt.MetricTemplateError) as err:
+        mt.apply_secret(entry, template, {"address": "oap-secret-host:12800"}, "metrics[0] (apdex)", "test")
+    assert "the key address must be an http:// or https:// URL" in str(err.value) and "oap-secret-host" not in str(err.value)
     with pytest.raises(mt.MetricTemplateError, match="template apdex has no provider.address and its Secret lacks the key address"):
         mt.apply_secret(entry, template, {"token": "t"}, "metrics[0] (apdex)", "test")
 
