@@ -41,6 +41,11 @@ description:
     result - always fails the task, with the metric results gathered so far.
 requirements:
   - jmespath (for O(metrics[].web))
+  - kubernetes (for O(metrics[].template_ref) with O(metric_template_configmaps) or a template's C(provider.secret_ref))
+notes:
+  - The Kubernetes connection options (O(kubeconfig), O(context), ...) are used only to read the ConfigMaps of
+    O(metric_template_configmaps) and the Secrets of the templates' C(provider.secret_ref); the module is in the action group
+    C(progressive.delivery.cluster).
 options:
   provider:
     description:
@@ -114,6 +119,31 @@ options:
         description:
           - This metric's C(interval), overriding O(interval).
         type: str
+      template_ref:
+        description:
+          - Take the metric's source and query from a metric template, as Flagger's C(templateRef) of a C(MetricTemplate)
+            (Argo Rollouts' C(templateName) of an C(AnalysisTemplate)). The template is one of O(metric_templates) or of the
+            ConfigMaps in O(metric_template_configmaps) (the collection's C(docs/metric-templates.md)).
+          - Not with O(metrics[].query), O(metrics[].template), O(metrics[].web) or O(metrics[].skywalking) - the template
+            defines the metric's one source.
+        type: dict
+        suboptions:
+          name:
+            description: The template's name.
+            type: str
+            required: true
+          namespace:
+            description:
+              - The namespace of the ConfigMap that defines it. Without it, a template of O(metric_templates) of that name,
+                else one from a ConfigMap in O(namespace) (Flagger's default).
+            type: str
+      template_variables:
+        description:
+          - Values of the template's variables (Flagger's C(templateVariables), Argo's C(args)), over the template's defaults.
+            A variable the template does not declare, or a required one (default null) left out, is an error naming it.
+          - Strings or numbers; in the query they are placeholders like the builtin ones (C($service_name),
+            C({{ variables.service_name }})) and escaped for their place.
+        type: dict
       web:
         description:
           - Ask an HTTP endpoint that answers JSON instead of Prometheus, as Argo Rollouts' C(web) metric provider. Not with
@@ -214,6 +244,36 @@ options:
             description: Verify the server's TLS certificate.
             type: bool
             default: true
+  metric_templates:
+    description:
+      - Metric templates by name, for O(metrics[].template_ref) - Flagger's C(MetricTemplate) spec in snake case.
+      - Each is C(provider) (C(type) V(prometheus), V(web) or V(skywalking); C(address); C(secret_ref) C({name, namespace});
+        C(insecure_skip_verify)), C(query) (PromQL or SkyWalking GraphQL), C(web) (C(url) - a path when C(provider.address)
+        is set -, C(method), C(headers), C(body), C(json_path), C(timeout)), C(skywalking) (C(interval), C(aggregate),
+        C(timeout), C(headers)) and C(variables) (name to default; V(null) makes it required).
+      - Keep credentials out of templates - C(provider.secret_ref) names a Secret (keys C(address), C(token),
+        C(username) + C(password), C(headers) as a JSON/YAML object) that the module reads from the cluster; its values
+        never appear in the results or logs.
+    type: dict
+    default: {}
+  metric_template_configmaps:
+    description:
+      - ConfigMaps that hold metric templates shared by several playbooks, one data key C(<template name>.yaml) (or C(.yml))
+        per template, its value the template as YAML text; other keys are ignored. Read only when a metric uses
+        O(metrics[].template_ref).
+      - A missing ConfigMap is an error; a template name defined twice (here and in O(metric_templates), or in two
+        ConfigMaps of one namespace) is an error naming both places.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The ConfigMap's name.
+        type: str
+        required: true
+      namespace:
+        description: Its namespace; by default O(namespace).
+        type: str
   on_no_data:
     description:
       - What an empty result or NaN means.
@@ -244,7 +304,7 @@ options:
       - Before any metric is queried, read Prometheus' configuration once (C(/api/v1/status/config)) and fail when a
         Prometheus metric's window (O(interval), or its O(metrics[].interval)) is shorter than two scrape intervals - the
         largest of the global C(scrape_interval) and every job's - since a C(rate()) over it holds fewer than two samples
-        and reads as no data. The message names both numbers and the option to raise (C(rollout_analysis.interval) in
+        and reads as no data. The message names both numbers and the option to raise (C(rollout_analysis.metric_interval) in
         the rollout role).
       - Metrics with O(metrics[].web) or O(metrics[].skywalking) have other sources and are not checked. Meant to be used
         with O(online_check), once before the analysis - together they are the preflight of a rollout, and no metric is
@@ -252,12 +312,15 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
   - progressive.delivery.prometheus.module
   - progressive.delivery.attributes
 attributes:
   check_mode:
     support: full
-    details: The module only reads from Prometheus, so it runs the same queries in check mode.
+    details:
+      - The module only reads from Prometheus (and, for O(metrics[].template_ref), ConfigMaps and Secrets of the cluster), so it
+        runs the same queries in check mode.
   diff_mode:
     support: none
     details: Nothing is changed, so there is no diff.
@@ -380,6 +443,45 @@ EXAMPLES = r"""
             label values { values { value isEmptyValue } } } }
         threshold_range:
           min: 9900
+
+- name: A SkyWalking metric from a shared template (a ConfigMap) with its credential in a Secret
+  progressive.delivery.canary_metric_check:
+    target: reviews
+    namespace: bookinfo
+    metric_template_configmaps:
+      - name: metric-templates         # data key skywalking-apdex.yaml: {provider: {type: skywalking, secret_ref: ...}, query: ...}
+        namespace: istio-system
+    metrics:
+      - name: apdex
+        template_ref:
+          name: skywalking-apdex
+          namespace: istio-system
+        template_variables:
+          service_name: "canary|reviews|bookinfo|cp-cluster-1|-"
+        threshold_range:
+          min: 9900
+
+- name: A template defined in the play (Flagger's MetricTemplate, snake case)
+  progressive.delivery.canary_metric_check:
+    target: podinfo
+    namespace: test
+    metric_templates:
+      not-found-percentage:
+        provider:
+          type: prometheus
+          address: http://prometheus.istio-system:9090
+        query: >-
+          100 - sum(rate(istio_requests_total{destination_workload_namespace="$namespace",destination_workload="$target",
+          response_code!="$code"}[$interval])) / sum(rate(istio_requests_total{destination_workload_namespace="$namespace",
+          destination_workload="$target"}[$interval])) * 100
+        variables:
+          code: "404"
+    metrics:
+      - name: not-found
+        template_ref:
+          name: not-found-percentage
+        threshold_range:
+          max: 5
 """
 
 RETURN = r"""
@@ -488,10 +590,12 @@ msg:
   sample: "metric checks failed: request success rate 69.17% < 99%"
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.progressive.delivery.plugins.module_utils import _metric_http
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, sources
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import templates as mt
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule, ClusterError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import SourceError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusClient, PrometheusError
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.sources import skywalking, web
@@ -508,6 +612,8 @@ def argspec():
             query=dict(type="str"),
             threshold_range=dict(type="dict", options=dict(min=dict(type="float"), max=dict(type="float"))),
             interval=dict(type="str"),
+            template_ref=dict(type="dict", options=dict(name=dict(type="str", required=True), namespace=dict(type="str"))),
+            template_variables=dict(type="dict"),
             web=dict(type="dict", options=dict(
                 url=dict(type="str", required=True),
                 method=dict(type="str", choices=list(web.METHODS), default="GET"),
@@ -527,6 +633,11 @@ def argspec():
                 validate_certs=dict(type="bool", default=True),
             )),
         ), mutually_exclusive=[("template", "query")]),
+        metric_templates=dict(type="dict", default={}),
+        metric_template_configmaps=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str"),
+        )),
         on_no_data=dict(type="str", choices=list(checks.ON_NO_DATA_CHOICES), default="fail"),
         fail_on_breach=dict(type="bool", default=False),
         online_check=dict(type="bool", default=False),
@@ -534,21 +645,64 @@ def argspec():
     )
 
 
+def resolve_templates(canary):
+    """The metrics with every ``template_ref`` resolved, and the Prometheus connection; secrets added to no_log_values.
+
+    ConfigMaps and Secrets are read through the collection's cluster client only when a metric uses a template."""
+    params = canary.params
+    metrics = params["metrics"] or []
+    if not mt.uses_templates(metrics):
+        return metrics, params["prometheus"]
+    namespace = params["namespace"]
+    found = mt.parse_templates(params["metric_templates"], "metric_templates")
+    for index, ref in enumerate(mt.parse_configmap_refs(params["metric_template_configmaps"], "metric_template_configmaps", namespace)):
+        configmap = canary.cluster.get("v1", "ConfigMap", ref["namespace"], ref["name"])
+        if configmap is None:
+            raise mt.MetricTemplateError("metric_template_configmaps[%d]: ConfigMap %s/%s does not exist; create it with one "
+                                         "<template name>.yaml key per template, or remove it from the list" % (index, ref["namespace"], ref["name"]))
+        found.extend(mt.templates_from_configmap(configmap, "metric_template_configmaps[%d]" % index))
+    template_set = mt.TemplateSet(found)
+    resolved, connections, secrets = [], [], {}
+    for index, spec in enumerate(metrics):
+        entry, template = mt.resolve_metric(spec, index, template_set, namespace)
+        if template is None:
+            resolved.append(spec)
+            continue
+        key = mt.secret_key(template, namespace)
+        if key is not None and key not in secrets:
+            secret = canary.cluster.get("v1", "Secret", key[0], key[1])
+            secrets[key] = mt.decode_secret(secret) if secret is not None else None
+        where = "metrics[%d] (%s)" % (index, spec.get("name"))
+        entry, connection, values = mt.apply_secret(entry, template, secrets.get(key), where, namespace)
+        canary.module._module.no_log_values.update(value for value in values if value)
+        if template["type"] == "prometheus":
+            connections.append((where, connection))
+        resolved.append(entry)
+    return resolved, mt.prometheus_connection(connections, params["prometheus"])
+
+
 def main():
-    module = AnsibleModule(argument_spec=argspec(), supports_check_mode=True)
+    canary = CanaryModule(argspec(), service_name=False, fence=False, rehearse=False, name="canary_metric_check", check_k8s=False)
+    module = canary.module
     params = module.params
+    try:
+        metric_specs, prometheus_options = resolve_templates(canary)
+    except mt.MetricTemplateError as exc:
+        module.fail_json(msg=str(exc), changed=False, error_kind="config")
+    except ClusterError as exc:
+        module.fail_json(msg="cannot read the metric templates or their Secrets: %s" % to_text(exc), changed=False, error_kind="config")
     try:
         variables = checks.template_variables(params["provider"], params["target"], params["namespace"], params["interval"],
                                               service=params["service"], variables=params["variables"])
         metric_checks = []
         if params["metrics"] or not params["online_check"]:
-            metric_checks = checks.build_checks(params["provider"], params["metrics"], params["interval"])
+            metric_checks = checks.build_checks(params["provider"], metric_specs, params["interval"])
         if any(check.source == web.NAME for check in metric_checks):
             web.require_jmespath()
         # Prometheus is needed only by Prometheus checks (and the online check without metrics).
         client = None
         if not metric_checks or any(check.source == sources.DEFAULT_SOURCE for check in metric_checks):
-            client = PrometheusClient.from_options(params["prometheus"])
+            client = PrometheusClient.from_options(prometheus_options)
         source_set = sources.SourceSet(prometheus_client=client, transport=_metric_http.send)
     except checks.CheckConfigError as exc:
         module.fail_json(msg=str(exc), changed=False)

@@ -39,9 +39,9 @@ def test_a_window_shorter_than_two_scrape_intervals_fails_naming_both_and_the_fi
     result = check(capsys, prom, [{"name": "request-success-rate"}], "5s")
     assert result.get("failed") and result["error_kind"] == "config", result
     assert result["msg"] == (
-        "interval (rollout_analysis.interval) is 5s, shorter than two scrape intervals of Prometheus (scrape_interval 4s of "
+        "interval (rollout_analysis.metric_interval) is 5s, shorter than two scrape intervals of Prometheus (scrape_interval 4s of "
         "job slow): a rate over it has fewer than two samples and reads as no data, which would roll back a healthy canary; "
-        "set interval (rollout_analysis.interval) to at least 8s, or scrape more often")
+        "set interval (rollout_analysis.metric_interval) to at least 8s, or scrape more often")
     assert "metrics" not in result  # nothing was queried
 
 
@@ -63,7 +63,7 @@ def test_a_long_enough_window_passes_the_preflight_without_a_query(capsys, prom)
 def test_a_query_without_the_window_is_not_checked(capsys, prom):
     result = check(capsys, prom, [{"name": "constant", "query": "vector(100)", "threshold_range": {"min": 99}},
                                   {"name": "request-success-rate"}], "5s")
-    assert result.get("failed") and "interval (rollout_analysis.interval) is 5s" in result["msg"], result
+    assert result.get("failed") and "interval (rollout_analysis.metric_interval) is 5s" in result["msg"], result
     alone = check(capsys, prom, [{"name": "constant", "query": "vector(100)", "threshold_range": {"min": 99}}], "1s")
     assert not alone.get("failed") and alone["window"]["checked"] == [], alone
 

@@ -25,7 +25,7 @@ def test_every_metric_window_holds_two_scrapes_of_istios_prometheus():
                                    "prometheus": {"url": "http://127.0.0.1:19090"}, "load": {}})
     scrape = variables["kind_scrape_interval_seconds"]
     assert scrape == 15  # samples/addons/prometheus.yaml of Istio 1.24: scrape_interval 15s
-    built = checks.build_checks("istio", validated["metrics"], analysis["interval"])
+    built = checks.build_checks("istio", validated["metrics"], validated["metric_interval"])
     assert built, "the scenario has no metrics"
     for check in built:
         window = schedule.duration_seconds(check.interval, check.name)

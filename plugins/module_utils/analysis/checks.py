@@ -46,6 +46,7 @@ class MetricCheck(object):
         self.source = source                    # where the number comes from (sources.SOURCES)
         self.source_options = source_options    # the source's validated options (web, skywalking), else None
         self.interval_field = "interval"        # the option the interval comes from, for the window check's fix
+        self.variables = {}                     # the metric's own template variables (a metric template's), over the task's
 
 
 def measured_argument_spec():
@@ -111,11 +112,14 @@ def build_checks(provider, metrics, default_interval):
         except (ThresholdError, TemplateError) as exc:
             raise CheckConfigError(str(exc))
         source, source_options = _metric_source(spec, field, name)
+        own_variables = _metric_variables(spec.get("variables"), field, name)
         if source != sources.DEFAULT_SOURCE:
             checks.append(MetricCheck(name, None, threshold, interval, source=source, source_options=source_options))
+            checks[-1].variables = own_variables
             continue
         if query:
             checks.append(MetricCheck(name, query, threshold, interval))
+            checks[-1].variables = own_variables
             continue
         template_name = template_name or name
         if template_name not in builtins:
@@ -150,10 +154,22 @@ def check_windows(config, checks):
         if check.source != sources.DEFAULT_SOURCE or not uses_variable(check.template, "interval"):
             continue
         metric_window.check_metric_window(check.interval, scrape, name="%s of metric %s" % (check.interval_field, check.name)
-                                          if check.interval_field != "interval" else "interval (rollout_analysis.interval)",
+                                          if check.interval_field != "interval" else "interval (rollout_analysis.metric_interval)",
                                           job=job)
         checked.append(check.name)
     return {"scrape_interval_seconds": scrape, "job": job, "checked": checked}
+
+
+def _metric_variables(variables, field, name):
+    """A metric's own template variables (set by a metric template: analysis/templates.py)."""
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise CheckConfigError("%s (%s): %s.variables must be a dictionary of template variables, got %r" % (field, name, field, variables))
+    for key in variables:
+        if key in BUILTIN_VARIABLES or not _VARIABLE_NAME.match(str(key)):
+            raise CheckConfigError("%s (%s): %s.variables: %r cannot be a template variable (a builtin, or not a name)" % (field, name, field, key))
+    return dict(variables)
 
 
 def _metric_source(spec, field, name):
@@ -205,7 +221,10 @@ def run_check(source_set, check, variables, provider=None):
             "value": None, "threshold_range": check.threshold.to_dict(), "status": STATUS_ERROR, "message": ""}
     source = sources.as_source_set(source_set).for_check(check)
     try:
-        query = source.render(check.template, dict(variables, interval=check.interval))
+        scope = dict(variables)
+        scope.update(check.variables)
+        scope["interval"] = check.interval
+        query = source.render(check.template, scope)
         item["query"] = source.describe(query)
     except TemplateError as exc:
         item["message"] = "metric %s: %s" % (check.name, exc)

@@ -21,6 +21,7 @@ import re
 from ansible_collections.progressive.delivery.plugins.module_utils import alerts as al
 from ansible_collections.progressive.delivery.plugins.module_utils._names import target_names
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, providers, schedule
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import templates as mt
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import webhooks as wh
 from ansible_collections.progressive.delivery.plugins.module_utils.state import gates as gt
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import is_duration
@@ -152,7 +153,7 @@ def failure_limits(analysis):
     return limits
 
 
-def _metrics(analysis):
+def _metrics(analysis, metric_interval=None, templates=None):
     provider = _choice(analysis.get("provider"), "rollout_analysis.provider", providers.provider_names())
     on_no_data = _choice(analysis.get("on_no_data"), "rollout_analysis.on_no_data", checks.ON_NO_DATA_CHOICES)
     metrics = analysis.get("metrics")
@@ -162,7 +163,7 @@ def _metrics(analysis):
         raise SettingsError("rollout_analysis.metrics must be a list of metrics, got %r" % (metrics,))
     if metrics:
         try:
-            checks.build_checks(provider, metrics, analysis.get("interval"))
+            checks.build_checks(provider, _resolved_metrics(metrics, templates), metric_interval or analysis.get("interval"))
         except checks.CheckConfigError as exc:
             raise SettingsError("rollout_analysis.%s" % exc)
     return provider, on_no_data, metrics
@@ -347,8 +348,9 @@ def validate(variables):
     threshold = _integer(analysis.get("threshold"), "rollout_analysis.threshold", 1)
     strategy, steps, promotion = _schedule(analysis, strategy, interval)
     limits = failure_limits(analysis)
+    metric_interval = _metric_interval(analysis, interval)
     if full:
-        provider, on_no_data, metrics = _metrics(analysis)
+        provider, on_no_data, metrics = _metrics(analysis, metric_interval, _metric_templates(variables, analysis.get("metrics")))
         prometheus = _prometheus(variables.get("prometheus") or {}, metrics)
         load = _load(variables.get("load") or {})
     else:
@@ -372,6 +374,7 @@ def validate(variables):
         "strategy": strategy,
         "interval": analysis["interval"],
         "interval_seconds": interval,
+        "metric_interval": metric_interval,
         "threshold": threshold,
         "limits": limits,
         "steps": steps,
@@ -388,3 +391,63 @@ def validate(variables):
         "scale_down_delay": scale_down_delay,
         "lock_ttl": lock_ttl or max(int(round(interval)), MIN_LOCK_TTL),
     }
+
+
+# -- metric templates and the metrics' window (docs/metric-templates.md) ------------------------------------
+
+# Flagger's default window of a metric without its own interval when the analysis interval is shorter: a 15 s
+# interval on a 15 s scrape still finds two samples.
+DEFAULT_METRIC_INTERVAL = "1m"
+
+
+def _metric_interval(analysis, interval_seconds):
+    """The window of the metrics without their own ``interval``: rollout_analysis.metric_interval, else the analysis
+    interval when it is 1m or longer, else Flagger's 1m."""
+    value = analysis.get("metric_interval")
+    if value in (None, ""):
+        return analysis["interval"] if interval_seconds >= 60 else DEFAULT_METRIC_INTERVAL
+    if not is_duration(value):
+        raise SettingsError("rollout_analysis.metric_interval must be a duration such as 30s or 1m (the window of the metrics "
+                            "without their own interval; default: rollout_analysis.interval, at least 1m), got %r" % (value,))
+    return value
+
+
+def _metric_templates(variables, metrics):
+    """Validate rollout_metric_templates and rollout_metric_template_configmaps; the TemplateSet of the variables'
+    templates and whether ConfigMaps are listed (their templates are read by canary_metric_check's preflight)."""
+    try:
+        found = mt.parse_templates(variables.get("metric_templates") or {}, "rollout_metric_templates")
+        refs = mt.parse_configmap_refs(variables.get("metric_template_configmaps") or [], "rollout_metric_template_configmaps",
+                                       variables.get("namespace"))
+        template_set = mt.TemplateSet(found)
+    except mt.MetricTemplateError as exc:
+        raise SettingsError(str(exc))
+    return {"set": template_set, "configmaps": bool(refs), "namespace": variables.get("namespace")}
+
+
+def _resolved_metrics(metrics, templates):
+    """The metrics with the references to rollout_metric_templates resolved (errors naming rollout_analysis.metrics[i]);
+    a reference that may be to a ConfigMap's template stands in as a constant query, keeping the indexes of the messages,
+    until the preflight reads the ConfigMaps."""
+    if not templates or not isinstance(metrics, list):
+        return metrics
+    result = []
+    for index, spec in enumerate(metrics):
+        try:
+            entry, template = mt.resolve_metric(spec, index, templates["set"], templates["namespace"], field="metrics",
+                                                strict=not templates["configmaps"])
+        except mt.MetricTemplateError as exc:
+            raise checks.CheckConfigError(str(exc))
+        if entry is None:
+            entry = {"name": spec.get("name"), "query": "vector(1)"}
+        elif template is not None and template["type"] in ("web", "skywalking"):
+            # the address may come from the template's Secret, read by the preflight: check the rest with a stand-in
+            address = template["address"] or "http://address.from.secret"
+            options = dict(entry[template["type"]])
+            if template["type"] == "skywalking":
+                options["address"] = options.get("address") or address
+            elif options["url"].startswith("/"):
+                options["url"] = address + options["url"]
+            entry = dict(entry, **{template["type"]: options})
+        result.append(entry)
+    return result
