@@ -26,11 +26,33 @@ def read_lab(directory: str) -> Optional[dict]:
         return None
 
 
+# Ports handed out recently, by every lab on the machine: a port is free when it is handed out but bound only
+# when its program starts, seconds later, and labs started side by side (pytest workers, Molecule beside pytest)
+# could otherwise be handed the same one.
+_PORT_REGISTRY = os.path.join(os.environ.get("TMPDIR", "/tmp"), "progressive-delivery-lab-ports.json")
+_PORT_HOLD_SECONDS = 600
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the OS considers free right now (bind to port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A TCP port the OS considers free right now (bind to port 0) that no lab was handed in the last ten minutes."""
+    from filelock import FileLock
+
+    with FileLock(_PORT_REGISTRY + ".lock"):
+        now = time.time()
+        try:
+            with open(_PORT_REGISTRY, encoding="utf-8") as handle:
+                recent = {int(port): at for port, at in json.load(handle).items() if now - at < _PORT_HOLD_SECONDS}
+        except (OSError, ValueError):
+            recent = {}
+        for _attempt in range(100):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
+            if port not in recent:
+                break
+        recent[port] = now
+        atomic_write(_PORT_REGISTRY, json.dumps(recent))
+        return port
 
 
 def atomic_write(path: str, text: str) -> None:
