@@ -129,7 +129,7 @@ def record(patch, current, entry=None, at=None, limit=DEFAULT_LIMIT):
     interval the judge decided (entry_of), None when the record is not an interval's. A patch that starts a new analysis
     (a ``started_at`` other than the current one) starts a new history: a report shows the analysis of one revision.
     A Failed record after a rollback entry adds nothing more (closing_entry). An entry takes the patch's
-    ``canary_weight`` when it has one: the weight the run set with it."""
+    ``canary_weight`` and ``phase`` when it has them: what the run recorded with it."""
     if not isinstance(patch, dict):
         raise HistoryError("the status to record must be a dict, got %r" % (patch,))
     current = current if isinstance(current, dict) else {}
@@ -145,8 +145,8 @@ def record(patch, current, entry=None, at=None, limit=DEFAULT_LIMIT):
     if entry is None and not restarted:
         return patch
     if entry is not None:
-        if patch.get("canary_weight") is not None:
-            # the weight recorded with the entry is the one the run set (a rollback's 0, not the interval's)
-            entry = dict(entry, weight=patch["canary_weight"])
+        # the weight and the phase recorded with the entry are the ones the run set (a rollback's 0 and Failed)
+        entry = dict(entry, **dict((key, patch[field]) for key, field in (("weight", "canary_weight"), ("phase", "phase"))
+                                   if patch.get(field) is not None))
         entries = append(entries, entry, limit)
     return dict(patch, history=entries)

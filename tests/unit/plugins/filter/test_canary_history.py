@@ -72,3 +72,12 @@ def test_record_closes_a_run_the_judge_did_not_end():
 def test_record_refuses_a_patch_that_is_not_a_dict():
     with pytest.raises(AnsibleFilterError, match="canary_history_record"):
         canary_history.canary_history_record(["phase"], {})
+
+
+def test_the_judges_rollback_entry_takes_the_weight_and_phase_recorded_with_it():
+    verdict = dict(VERDICT, action="rollback", reason="failed checks threshold reached 2", state={"weight": 50})
+    entry = canary_history.canary_history_entry(verdict, None, None, None, "2026-01-02T03:04:05Z")
+    assert (entry["weight"], entry["phase"]) == (50, "Progressing")
+    patch = canary_history.canary_history_record({"phase": "Failed", "canary_weight": 0, "reason": "x"}, {}, entry)
+    assert [(e["action"], e["weight"], e["phase"], e["reason"]) for e in patch["history"]] == [
+        ("rollback", 0, "Failed", "failed checks threshold reached 2")]
