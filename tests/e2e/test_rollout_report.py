@@ -140,14 +140,12 @@ def test_reports_and_metrics_of_a_promotion_a_rollback_and_on_demand(canary, pus
     # 3. A Pushgateway that refuses connections only warns: the rollout promotes
     canary.release("6.0.3")
     refused = "http://127.0.0.1:%d" % closed_port()
-    started = time.monotonic()
     rc, out = canary.run(rollout_metrics_push={"url": refused, "timeout": 2})
     assert rc == 0, out
     assert canary.status()["phase"] == "Succeeded" and canary.image("podinfo-primary").endswith(":6.0.3")
     said = " ".join(out.split())
     assert "the rollout's metrics were not pushed to %s/metrics/job/progressive-delivery/namespace/%s/name/podinfo" % (
         refused, canary.namespace) in said, out
-    assert time.monotonic() - started < 120
 
     # 4. The status playbook writes the report on demand - and only then; a directory it cannot write only warns
     blocker = canary.tmp_path / "blocker"
