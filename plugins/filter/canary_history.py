@@ -30,9 +30,18 @@ def canary_history_entry(verdict, check=None, weight=None, phase=None, at=None):
         raise AnsibleFilterError("canary_history_entry: %s" % exc)
 
 
+def canary_history_record(patch, current=None, entry=None, limit=history.DEFAULT_LIMIT):
+    """The status ``patch`` with the history it adds to ``current`` (see history.record); the time is now."""
+    try:
+        return history.record(patch, current, entry, status.now_rfc3339(), int(limit))
+    except (history.HistoryError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("canary_history_record: %s" % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "canary_history_append": canary_history_append,
             "canary_history_entry": canary_history_entry,
+            "canary_history_record": canary_history_record,
         }

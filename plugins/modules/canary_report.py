@@ -37,6 +37,14 @@ options:
         M(progressive.delivery.canary_state)). The cluster is then not asked.
       - Leave it out to read it from the cluster.
     type: dict
+  fail_on_error:
+    description:
+      - Fail the task when the report cannot be made or written (no status, the cluster cannot be read, the directory cannot
+        be written).
+      - V(false) makes it a warning and the task succeeds with RV(error) - the rollout role's choice, so that a rollout never
+        fails for its report.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - progressive.delivery.attributes
@@ -110,6 +118,10 @@ msg:
   returned: always
   type: str
   sample: wrote /tmp/reports/podinfo-canary-report.html, /tmp/reports/podinfo-canary-report.json
+error:
+  description: Why the report was not written (also warned), when O(fail_on_error=false).
+  returned: when the report could not be made or written
+  type: str
 diff:
   description: The JSON file before and after.
   returned: when diff mode is on and something changed
@@ -124,6 +136,7 @@ def main():
     CanaryModule(dict(
         dest=dict(type="path", required=True),
         status=dict(type="dict"),
+        fail_on_error=dict(type="bool", default=True),
     ), service_name=False, fence=False, rehearse=False, name="canary_report").run(run_report)
 
 

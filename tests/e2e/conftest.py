@@ -38,6 +38,8 @@ class Canary(object):
             # the runs that wait for an approval wait seconds here; a bound of an hour at 1-2 s intervals would leave
             # thousands of loop slots to skip after the end (docs/rollout.md, "Webhooks, manual gates and alerts")
             "rollout_approval_timeout": 120,
+            # the report of every run (docs/report.md) in the test's own directory, not under /tmp/progressive-delivery
+            "rollout_report_dir": str(self.tmp_path / "report"),
             "rollout_prometheus": {"url": self.cluster.info["prometheus"]},
             "rollout_analysis": {
                 "interval": "1s",

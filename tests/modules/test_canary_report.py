@@ -201,3 +201,15 @@ def test_reads_the_status_recorded_by_canary_state(cluster, tmp_path):
     for name in ("podinfo-canary-report.html", "podinfo-canary-report.json"):
         assert (tmp_path / "cluster" / name).read_bytes() == (tmp_path / "option" / name).read_bytes()
     assert json.loads((tmp_path / "cluster" / "podinfo-canary-report.json").read_text())["history"] == status()["history"]
+
+
+def test_without_fail_on_error_a_report_that_cannot_be_written_is_a_warning(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_module(canary_report, args(blocker, fail_on_error=False), check=False)
+    assert not result.get("failed") and result["changed"] is False and result["written"] == [], result
+    assert "is not a directory" in result["error"]
+    # (the warning itself is checked through ansible-playbook: tests/e2e/test_rollout_report.py)
+    assert result["error"].startswith("the report of podinfo.test was not written")
+    unreadable = run_module(canary_report, args(tmp_path, status={"history": "advance"}, fail_on_error=False), check=False)
+    assert not unreadable.get("failed") and "history" in unreadable["error"]

@@ -320,6 +320,65 @@ def _hooks(variables, interval):
     }
 
 
+# The report and the rollout's own metrics (docs/report.md, docs/observability.md) -------------------------------
+# Where a run writes its report when rollout_report_dir is empty: a directory any user running ansible-playbook can
+# write on any host, one per canary (the files are named after the target).
+DEFAULT_REPORT_DIR = "/tmp/progressive-delivery/{namespace}/{target}"
+METRICS_PUSH_KEYS = ("url", "job", "timeout", "validate_certs", "ca_path", "url_username", "url_password", "bearer_token")
+_GROUPING_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def _flag(value, name):
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    if not isinstance(value, bool):
+        raise SettingsError("%s must be true or false, got %r" % (name, value))
+    return value
+
+
+def report_settings(variables):
+    """rollout_report, rollout_report_dir and rollout_status_report: whether a run writes its report, and where."""
+    target, namespace = variables["target"], variables["namespace"]
+    directory = variables.get("report_dir")
+    if directory is None:
+        directory = ""
+    if not isinstance(directory, str) or "\0" in directory:
+        raise SettingsError("rollout_report_dir must be the path of a directory, got %r" % (directory,))
+    directory = directory.strip() or DEFAULT_REPORT_DIR.format(namespace=namespace, target=target)
+    return {"enabled": _flag(variables.get("report", True), "rollout_report"),
+            "on_status": _flag(variables.get("status_report", False), "rollout_status_report"),
+            "dir": directory}
+
+
+def metrics_push_settings(push):
+    """rollout_metrics_push: the Pushgateway the run pushes Flagger's metrics to at every recorded change; off without url.
+
+    The answer leaves the secrets out (url_password, bearer_token stay in the variable, for the module's no_log options)."""
+    if push is None:
+        push = {}
+    if not isinstance(push, dict):
+        raise SettingsError("rollout_metrics_push must be a dictionary such as {url: http://pushgateway.monitoring:9091}, got %r"
+                            % (push,))
+    unknown = sorted(set(push) - set(METRICS_PUSH_KEYS))
+    if unknown:
+        raise SettingsError("rollout_metrics_push.%s is not an option; use %s" % (unknown[0], ", ".join(METRICS_PUSH_KEYS)))
+    if not push.get("url"):
+        return {"enabled": False}
+    url = check_url(push["url"], "rollout_metrics_push.url")
+    if "@" in url.split("/")[2]:
+        raise SettingsError("rollout_metrics_push.url must not carry credentials; give rollout_metrics_push.url_username and url_password")
+    job = push.get("job") or "progressive-delivery"
+    if not isinstance(job, str) or not _GROUPING_VALUE.match(job):
+        raise SettingsError("rollout_metrics_push.job must be a name of letters, digits, '_', '.', ':' or '-', got %r" % (job,))
+    for secret in ("url_username", "url_password", "bearer_token", "ca_path"):
+        if push.get(secret) is not None and not isinstance(push[secret], str):
+            raise SettingsError("rollout_metrics_push.%s must be a string" % secret)
+    return {"enabled": True, "url": url, "job": job,
+            "timeout": _number(push.get("timeout", 5), "rollout_metrics_push.timeout"),
+            "validate_certs": _flag(push.get("validate_certs", True), "rollout_metrics_push.validate_certs"),
+            "ca_path": push.get("ca_path") or None}
+
+
 def validate(variables):
     """Validate the rollout's variables; return the settings the loop uses.
 
@@ -329,7 +388,7 @@ def validate(variables):
 
     ``variables``: target, namespace, strategy, analysis, service, load, prometheus (dicts already
     merged over the defaults), progress_deadline_seconds, canary_replicas, lock_ttl, scale_down_delay, webhooks, alerts,
-    gates, approval_timeout; ``entry`` is the
+    gates, approval_timeout, report, report_dir, status_report, metrics_push; ``entry`` is the
     role's entry point: the operator's ones (abort, promote, status) must work with the target alone,
     so only ``main`` validates the metrics, Prometheus and the load.
     """
@@ -364,7 +423,11 @@ def validate(variables):
     hooks = _hooks(variables, interval)
     routing = _routing(variables, service)
     names = dict(target_names(variables["target"]), primary=routing["primary"])
+    report = report_settings(variables)
+    metrics_push = metrics_push_settings(variables.get("metrics_push"))
     return {
+        "report": report,
+        "metrics_push": metrics_push,
         "hooks": hooks,
         "names": names,
         "router": routing["routing"]["router"],

@@ -16,6 +16,7 @@ import os
 import tempfile
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import ClusterError
 from ansible_collections.progressive.delivery.plugins.module_utils.report import data as report_data
 from ansible_collections.progressive.delivery.plugins.module_utils.report import page
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
@@ -62,6 +63,22 @@ def _write(path, content):
 
 
 def run_report(module):
+    """Write the report; with ``fail_on_error`` false every error is a warning and the result says it (``error``)."""
+    if module.params.get("fail_on_error", True):
+        return _report(module)
+    try:
+        return _report(module)
+    except (CanaryError, ClusterError, st.StatusError, report_data.ReportError, OSError) as exc:
+        params = module.params
+        html_name, json_name = file_names(params["target"])
+        dest = os.path.abspath(os.path.expanduser(params["dest"]))
+        message = "the report of %s.%s was not written: %s" % (params["target"], params["namespace"], getattr(exc, "message", None) or exc)
+        module.module.warn(message)
+        return {"changed": False, "html": os.path.join(dest, html_name), "json": os.path.join(dest, json_name), "written": [],
+                "entries": 0, "error": message, "msg": message}
+
+
+def _report(module):
     params = module.params
     dest = os.path.abspath(os.path.expanduser(params["dest"]))
     if os.path.exists(dest) and not os.path.isdir(dest):

@@ -106,3 +106,47 @@ def entry_of(verdict, check, weight, phase, at):
     if verdict.get("reason"):
         entry["reason"] = _short(verdict["reason"])
     return entry
+
+
+def closing_entry(patch, at):
+    """The entry of a run's end that no interval's decision recorded: the rollback of a canary that the judge did not
+    roll back (a progress deadline, a dead load generator, an abort outside an interval, the abort playbook), or the
+    completed promotion (the canary back at 0). ``patch``: the status being recorded. None for any other record."""
+    phase = patch.get("phase")
+    if phase not in ("Failed", "Succeeded"):
+        return None
+    entry = {"at": at, "weight": patch.get("canary_weight", 0), "phase": phase,
+             "action": "rollback" if phase == "Failed" else "promoted", "metrics": [], "event": _short(patch.get("message"))}
+    if phase == "Failed" and patch.get("reason"):
+        entry["reason"] = _short(patch["reason"])
+    return entry
+
+
+def record(patch, current, entry=None, at=None, limit=DEFAULT_LIMIT):
+    """The status ``patch`` with its ``history`` when this record adds to it (the patch unchanged otherwise).
+
+    ``current``: the status as last read or written (its ``history`` and ``started_at``); ``entry``: the entry of the
+    interval the judge decided (entry_of), None when the record is not an interval's. A patch that starts a new analysis
+    (a ``started_at`` other than the current one) starts a new history: a report shows the analysis of one revision.
+    A Failed record after a rollback entry adds nothing more (closing_entry). An entry takes the patch's
+    ``canary_weight`` and ``phase`` when it has them: what the run recorded with it."""
+    if not isinstance(patch, dict):
+        raise HistoryError("the status to record must be a dict, got %r" % (patch,))
+    current = current if isinstance(current, dict) else {}
+    entries = current.get("history") or []
+    restarted = bool(patch.get("started_at")) and patch.get("started_at") != current.get("started_at")
+    if restarted:
+        entries = []
+    if entry is None:
+        entry = closing_entry(patch, at)
+        last = entries[-1] if entries else {}
+        if entry is not None and entry["action"] == "rollback" and last.get("action") == "rollback":
+            entry = None
+    if entry is None and not restarted:
+        return patch
+    if entry is not None:
+        # the weight and the phase recorded with the entry are the ones the run set (a rollback's 0 and Failed)
+        entry = dict(entry, **dict((key, patch[field]) for key, field in (("weight", "canary_weight"), ("phase", "phase"))
+                                   if patch.get(field) is not None))
+        entries = append(entries, entry, limit)
+    return dict(patch, history=entries)
