@@ -15,7 +15,7 @@ scripts/build_lab_binaries.sh
 
 stage "pytest: unit, module, analysis, lab and end-to-end tests"
 mkdir -p .build
-pytest -q -p no:cacheprovider | tee .build/pytest.log
+pytest -q -p no:cacheprovider --durations=40 | tee .build/pytest.log
 
 stage "ansible-lint (production profile)"
 ansible-lint
