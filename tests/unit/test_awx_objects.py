@@ -168,7 +168,7 @@ def test_a_bad_survey_answer_fails_before_anything_and_is_published(tmp_path, an
     stats = run["global_custom_stats"]["rollout"]
     assert stats["result"] == "failed to start" and stats["target"] == "podinfo", stats
     tasks = [task["task"]["name"] for play in run["plays"] for task in play["tasks"]]
-    assert tasks[-1] == "Report the result", tasks
+    assert tasks[-1] == "Publish the result for AWX workflows", tasks
 
 
 def test_survey_settings_that_lose_against_rollout_analysis_fail_naming_both(tmp_path):
