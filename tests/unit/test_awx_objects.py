@@ -44,7 +44,7 @@ def questions(survey):
 
 def awx_module_options(module):
     """The options of an installed awx.awx module (its DOCUMENTATION)."""
-    import ansible_collections.awx.awx as awx
+    from ansible_collections.awx import awx
     path = os.path.join(os.path.dirname(awx.__file__), "plugins", "modules", module + ".py")
     with open(path) as handle:
         source = handle.read()
@@ -154,7 +154,7 @@ def run_rollout(tmp_path, *extra):
                "-e", "rollout_target=podinfo", "-e", "rollout_namespace=test"]
     for value in extra:
         command += ["-e", value]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=str(tmp_path), check=False)
     return result.returncode, json.loads(result.stdout), result.stdout
 
 
