@@ -108,15 +108,15 @@ def _primary_of(params):
     return params.get("primary_deployment") or primary_name(params["target"])
 
 
-def _get_primary(cluster, params, field):
+def _get_primary(cluster, params, field, hint=""):
     name = _primary_of(params)
     primary = cluster.get(DEPLOYMENT[0], DEPLOYMENT[1], params["namespace"], name)
     if primary is None:
         if params.get("primary_deployment"):
             raise CanaryError("Deployment %s/%s (primary_deployment, the stable subset's) not found; create it or fix primary_deployment"
                               % (params["namespace"], name), field="primary_deployment")
-        raise CanaryError("Deployment %s/%s (the primary) not found: run progressive.delivery.canary_init first" % (params["namespace"], name),
-                          field=field)
+        raise CanaryError("Deployment %s/%s (the primary) not found: run progressive.delivery.canary_init first%s"
+                          % (params["namespace"], name, hint), field=field)
     return primary
 
 
@@ -225,7 +225,7 @@ def run_scale(module):
     target = _get_target(cluster, namespace, params["target"])
     replicas = params.get("replicas")
     if replicas is None:
-        primary = _get_primary(cluster, params, "replicas")
+        primary = _get_primary(cluster, params, "replicas", hint=", or give replicas")
         replicas = max(int((primary.get("spec") or {}).get("replicas") or 1), 1)
     elif replicas < 0:
         raise CanaryError("replicas must be 0 or more, got %d" % replicas, field="replicas")

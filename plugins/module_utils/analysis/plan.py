@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.thresholds import fmt_number
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
 
 ANALYSED = (st.NEW, st.RESTART, st.RESUME, st.REVERTED)
@@ -110,7 +111,7 @@ def plan(rollout, decision, status=None, revision=None, initialized_hash=None):
     verb = {st.RESUME: "resume the analysis of", st.RESTART: "restart the analysis with", st.REVERTED: "finish the interrupted analysis of"}
     lines.append("%s revision %s (the primary runs %s), strategy %s, one check every %ss, rollback after %d failed checks"
                  % (verb.get(decision, "analyse"), revision, promoted or "the initial revision", rollout.get("strategy"),
-                    _number(rollout["interval_seconds"]), rollout["threshold"]))
+                    fmt_number(rollout["interval_seconds"]), rollout["threshold"]))
     if result["hooks"]:
         lines.append("webhooks: %s" % ", ".join("%s (%s)" % (kind, ", ".join(names)) for kind, names in sorted(result["hooks"].items())))
     if result["approvals"]:
@@ -133,7 +134,3 @@ def plan(rollout, decision, status=None, revision=None, initialized_hash=None):
     lines.append("ETA %s after the canary is ready, if every check passes%s" % (
         _clock(result["eta_seconds"]), " and every approval is given at once" if result["approvals"] else ""))
     return result
-
-
-def _number(value):
-    return ("%d" % value) if float(value) == int(value) else ("%g" % value)

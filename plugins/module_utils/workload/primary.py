@@ -135,14 +135,19 @@ def build_primary_deployment(target, renames, config_checksum=""):
     }
 
 
-def promoted_deployment(primary, target, renames, config_checksum=""):
-    """``primary`` running the target's current pod template (the promotion)."""
+def _running(primary, template, target, config_checksum):
+    """``primary`` with ``template``, annotated with the promoted revision."""
     result = copy.deepcopy(primary)
-    result["spec"]["template"] = primary_template(target, renames, config_checksum)
+    result["spec"]["template"] = template
     annotations = dict(result["metadata"].get("annotations") or {})
     annotations[HASH_ANNOTATION] = target_hash(target, config_checksum)
     result["metadata"]["annotations"] = annotations
     return result
+
+
+def promoted_deployment(primary, target, renames, config_checksum=""):
+    """``primary`` running the target's current pod template (the promotion)."""
+    return _running(primary, primary_template(target, renames, config_checksum), target, config_checksum)
 
 
 def promoted_stable(stable, target, renames, config_checksum=""):
@@ -153,7 +158,6 @@ def promoted_stable(stable, target, renames, config_checksum=""):
     in the primary subset and never join the canary's) and gains the target's other labels; replicas,
     selector and strategy stay the user's.
     """
-    result = copy.deepcopy(stable)
     template = primary_template(target, renames, config_checksum)
     own_labels = (((stable.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
     labels = dict((template.get("metadata") or {}).get("labels") or {})
@@ -161,11 +165,7 @@ def promoted_stable(stable, target, renames, config_checksum=""):
     labels[key] = value  # primary_template suffixed it for <target>-primary
     labels.update(own_labels)
     template.setdefault("metadata", {})["labels"] = labels
-    result["spec"]["template"] = template
-    annotations = dict(result["metadata"].get("annotations") or {})
-    annotations[HASH_ANNOTATION] = target_hash(target, config_checksum)
-    result["metadata"]["annotations"] = annotations
-    return result
+    return _running(stable, template, target, config_checksum)
 
 
 def promoted_hash(primary):
