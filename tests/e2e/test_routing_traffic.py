@@ -9,11 +9,7 @@ reach the canary, requests that match neither of the weighted route's conditions
 fallback route that answers 418 itself.
 """
 
-import collections
-import http.client
-import json
 import time
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -21,7 +17,7 @@ import yaml
 from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
 
 from tests.cluster import Namespaces
-from tests.mesh import REPO, podinfo_deployment, wait_for
+from tests.mesh import REPO, podinfo_deployment, versions_served, wait_for
 from tests.modules.cluster.harness import run_module
 
 pytestmark = pytest.mark.lab
@@ -75,26 +71,9 @@ def route(lab, ns):
 
 
 def outcomes(routed, path, headers, count, host=None):
-    """``count`` requests through the mesh on one kept-alive connection: podinfo version (or status) -> requests."""
-    host = host or routed.host
-    url = urlsplit(routed.lab.info["mesh"])
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-    seen = collections.Counter()
-    try:
-        for _ in range(count):
-            conn.request("GET", path, headers=dict(headers, Host=host))
-            response = conn.getresponse()
-            body = response.read()
-            # The version podinfo reports in its JSON body (/, /api/info, /version); the fallback route's status otherwise.
-            # (Real podinfo sets X-API-Version on the request it serves, not on its response, as the emulated one did.)
-            try:
-                version = json.loads(body).get("version") if response.status == 200 else None
-            except ValueError:
-                version = None
-            seen[version or response.status] += 1
-    finally:
-        conn.close()
-    return dict(seen)
+    """``count`` requests through the mesh on one kept-alive connection: podinfo version (or status) -> requests.
+    (Real podinfo reports its version in the JSON body of /, /api/info and /version; the fallback route answers a status.)"""
+    return versions_served(routed.lab, host or routed.host, count, path=path, headers=headers)
 
 
 def set_ab_match(routed, match, probe):

@@ -168,7 +168,7 @@ def test_every_metric_window_holds_two_scrapes_with_the_sidecars_reporting():
                                    "prometheus": {"url": "http://127.0.0.1:19091"}, "load": {}})
     scrape = names["kind_scrape_interval_seconds"]
     assert scrape == 15
-    built = checks.build_checks("istio", validated["metrics"], analysis["interval"])
+    built = checks.build_checks("istio", validated["metrics"], validated["metric_interval"])
     assert {check.name for check in built} == {"request-success-rate", "request-duration"}
     for check in built:
         assert schedule.duration_seconds(check.interval, check.name) >= 2 * scrape, check.name

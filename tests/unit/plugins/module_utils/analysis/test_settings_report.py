@@ -10,15 +10,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.progressive.delivery.plugins.filter.rollout import rollout_settings
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import settings
 
-BASE = {
-    "target": "podinfo",
-    "namespace": "test",
-    "strategy": "canary",
-    "analysis": {"interval": "1m", "threshold": 5, "max_weight": 50, "step_weight": 10, "step_weights": [],
-                 "step_weight_promotion": None, "provider": "istio", "on_no_data": "fail",
-                 "metrics": [{"name": "request-success-rate", "threshold_range": {"min": 99}}]},
-    "prometheus": {"url": "http://prometheus.istio-system:9090"},
-}
+from tests.unit.plugins.module_utils.analysis.test_settings import BASE
 
 
 def validate(**extra):
