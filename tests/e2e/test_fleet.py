@@ -108,6 +108,7 @@ def generation(canary):
     return canary.get("apps/v1", "Deployment", "podinfo")["metadata"]["generation"]
 
 
+@pytest.mark.timing
 def test_a_failed_cluster_stops_the_fleet(fleet):
     c1, c2, c3 = fleet
     path = inventory(fleet, c1.tmp_path / "fleet.yml", c2={"rollout_analysis": FAILING})

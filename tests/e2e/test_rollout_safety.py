@@ -87,6 +87,7 @@ def snapshot(canary):
     return objects
 
 
+@pytest.mark.timing
 def test_abort_rolls_back_within_two_seconds_mid_wait_with_the_operators_reason(canary):
     canary.release("6.0.1")
     run = Output(canary.start(rollout_analysis=dict(SLOW, interval="30s")))
@@ -206,6 +207,7 @@ def test_prometheus_down_before_the_first_step_moves_no_traffic(canary):
     assert canary.status()["phase"] == "Initialized"
 
 
+@pytest.mark.timing
 def test_a_dead_runner_is_taken_over_within_one_interval(canary):
     canary.release("6.0.1")
     interval = 10

@@ -16,7 +16,7 @@ import pytest
 from tests.cluster import Namespaces
 from tests.mesh import REPO, SteadyTraffic, podinfo_deployment, wait_for
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.timing]
 
 VS = ("networking.istio.io/v1beta1", "VirtualService")
 
