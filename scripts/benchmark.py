@@ -6,17 +6,13 @@ Three measurements (issue 5):
   (b) fault-to-safety latency: from the moment a faulty canary first gets traffic (its weight
       leaves 0) to the moment the VirtualService routes 100% to the primary again, at interval 10 s
       and threshold 2 (goal: <= interval x threshold + 5 s);
-  (c) a whole rollout's wall time against Flagger's formula interval x (max_weight / step_weight);
-  (d) fault-to-safety of the same faulty revision with rollout_analysis.fast_abort (issue 14), against (b) and
-      Flagger's interval x threshold (goal: <= detection time + 2 s);
-  (e) false fast aborts of a healthy canary over at least 30 intervals (goal: 0).
+  (c) a whole rollout's wall time against Flagger's formula interval x (max_weight / step_weight).
 
 Weight changes are observed from outside: a thread polls the VirtualService every 50 ms through the
 API server, so the numbers include everything the role does. Nothing is estimated: every number in
 the report was measured by this run.
 
-    scripts/benchmark.py [--interval 10] [--step-weight 10] [--max-weight 50] [--threshold 2] [--healthy-intervals 30]
-                         [--write docs/benchmarks.md]
+    scripts/benchmark.py [--interval 10] [--step-weight 10] [--max-weight 50] [--threshold 2] [--write docs/benchmarks.md]
 """
 
 import argparse
@@ -105,28 +101,13 @@ def role_vars(lab, args, **analysis):
     }
 
 
-def release(apps, version, faulty=False, run=None):
-    """The target at ``version``; ``run`` (a label) makes the same version a new revision (a rolled-back revision is
-    not analysed again)."""
+def release(apps, version, faulty=False):
     deployment = apps.read_namespaced_deployment(TARGET, NAMESPACE)
     container = deployment.spec.template.spec.containers[0]
     container.image = IMAGE + version
     command = [c for c in (container.command or []) if not c.startswith("--random-error")]
     container.command = command + ["--random-error=%s" % ("true" if faulty else "false")]
-    if run is not None:
-        env = [e for e in (container.env or []) if e.name != "BENCHMARK_RUN"]
-        container.env = env + [client.V1EnvVar(name="BENCHMARK_RUN", value=str(run))]
     apps.replace_namespaced_deployment(TARGET, NAMESPACE, deployment)
-
-
-def fault_to_safety_of(changes):
-    first_traffic = next(t for t, w in changes if w > 0)
-    return next(t for t, w in changes if w == 0 and t > first_traffic) - first_traffic
-
-
-def status_of(core):
-    cm = core.read_namespaced_config_map(TARGET + "-canary-status", NAMESPACE)
-    return json.loads(cm.data["status.json"])
 
 
 def main():
@@ -135,7 +116,6 @@ def main():
     parser.add_argument("--step-weight", type=int, default=10)
     parser.add_argument("--max-weight", type=int, default=50)
     parser.add_argument("--threshold", type=int, default=2)
-    parser.add_argument("--healthy-intervals", type=int, default=30)
     parser.add_argument("--dir", default=None, help="lab directory (default: a temporary one)")
     parser.add_argument("--write", default=None, help="write the report to this Markdown file")
     args = parser.parse_args()
@@ -187,42 +167,17 @@ def main():
         watcher.stop()
         if rc == 0:
             raise SystemExit("the faulty 6.0.2 was promoted, see %s" % os.path.join(logs, "rollout-6.0.2.log"))
-        fault_to_safety = fault_to_safety_of(watcher.changes)
+        first_traffic = next(t for t, w in watcher.changes if w > 0)
+        safe = next(t for t, w in watcher.changes if w == 0 and t > first_traffic)
+        fault_to_safety = safe - first_traffic
         budget = args.interval * args.threshold + 5
-
-        # (d): the same faulty revision (a new revision of it), with fast abort
-        print("benchmark: rolling out the faulty podinfo 6.0.2 with fast abort", flush=True)
-        release(apps, "6.0.2", faulty=True, run="fast-abort")
-        fast_vars = role_vars(lab, args, fast_abort={"enabled": True})
-        watcher = WeightWatcher(custom)
-        watcher.start()
-        rc, fast_faulty_seconds = run_playbook(lab, fast_vars, os.path.join(logs, "rollout-6.0.2-fast-abort.log"))
-        watcher.stop()
-        fast = status_of(core)
-        if rc == 0 or not fast["reason"].startswith("fast abort"):
-            raise SystemExit("the faulty 6.0.2 was not fast-aborted (%s), see %s"
-                             % (fast.get("reason"), os.path.join(logs, "rollout-6.0.2-fast-abort.log")))
-        fast_abort = {"fault_to_safety": fault_to_safety_of(watcher.changes), "reason": fast["reason"], "run_seconds": fast_faulty_seconds}
-
-        # (e): a healthy canary with fast abort over many short intervals: no false abort
-        print("benchmark: %d healthy intervals of podinfo 6.0.1 with fast abort" % args.healthy_intervals, flush=True)
-        release(apps, "6.0.1", run="healthy")
-        weights = [max(1, round(100.0 * (i + 1) / (args.healthy_intervals + 1))) for i in range(args.healthy_intervals)]
-        healthy_vars = role_vars(lab, args, interval="2s", metric_interval="10s", step_weights=weights, fast_abort={"enabled": True})
-        rc, healthy_seconds = run_playbook(lab, healthy_vars, os.path.join(logs, "rollout-6.0.1-healthy.log"))
-        healthy = status_of(core)
-        with open(os.path.join(logs, "rollout-6.0.1-healthy.log")) as handle:
-            false_aborts = handle.read().count("fast abort: ")
-        if rc:
-            raise SystemExit("the healthy 6.0.1 was not promoted (%s), see %s" % (healthy.get("reason"), os.path.join(logs, "rollout-6.0.1-healthy.log")))
-        fast_abort.update(healthy_intervals=healthy["iterations"], false_aborts=false_aborts, healthy_seconds=healthy_seconds)
 
         with open(os.path.join(logs, "measurements.json"), "w") as handle:
             json.dump({"init_seconds": init_seconds, "rollout_seconds": rollout_seconds, "steps": steps,
                        "weight_changes": changes, "fault_to_safety": fault_to_safety, "faulty_seconds": faulty_seconds,
-                       "analysis_seconds": analysis_seconds, "fast_abort": fast_abort}, handle, indent=2)
+                       "analysis_seconds": analysis_seconds}, handle, indent=2)
         report = render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula,
-                        fault_to_safety, budget, faulty_seconds, fast_abort)
+                        fault_to_safety, budget, faulty_seconds)
         print(report)
         if args.write:
             with open(args.write, "w") as handle:
@@ -231,8 +186,7 @@ def main():
         subprocess.call([sys.executable, "-m", "tests.lab", "down", "--dir", lab_dir], cwd=REPO)
 
 
-def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula, fault_to_safety, budget, faulty_seconds,
-           fast_abort):
+def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula, fault_to_safety, budget, faulty_seconds):
     cpu = "%d cores" % os.cpu_count()
     lines = [
         "# Benchmarks",
@@ -276,23 +230,6 @@ def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_secon
         "The analysis time is the formula's intervals plus the promotion (the primary's rolling update with",
         "podinfo's probes and minReadySeconds, then the switch of all traffic).",
         "Initialization alone (the first run) took %.1f s." % init_seconds,
-        "",
-        "## (d) Fast abort: fault-to-safety of the same faulty revision",
-        "",
-        "The same faulty 6.0.2 (a new revision of it) with `rollout_analysis.fast_abort.enabled: true`, measured as (b).",
-        "Flagger's interval x threshold is %d s; the goal is the detection time (about a scrape, 1 s here) + 2 s." % (args.interval * args.threshold),
-        "",
-        "| with fast abort | without (b) | ratio to interval x threshold | whole run |",
-        "|---|---|---|---|",
-        "| %.2f s | %.2f s | %.2f | %.1f s |" % (fast_abort["fault_to_safety"], fault_to_safety,
-                                                 fast_abort["fault_to_safety"] / float(args.interval * args.threshold), fast_abort["run_seconds"]),
-        "",
-        "Reason recorded: `%s`." % fast_abort["reason"],
-        "",
-        "## (e) Fast abort: false aborts of a healthy canary",
-        "",
-        "podinfo 6.0.1 with fast abort over %d intervals of 2 s (10 qps on the canary): %d false aborts (goal 0); promoted, "
-        "whole run %.1f s." % (fast_abort["healthy_intervals"], fast_abort["false_aborts"], fast_abort["healthy_seconds"]),
         "",
     ]
     return "\n".join(lines)

@@ -1,8 +1,7 @@
 """Fast abort on the session's lab with real load through the mesh (the role's own load generator on the canary's
 host, Envoy's counters reshaped into Istio's istio_requests_total, Prometheus scraping every second): a faulty podinfo
 6.0.2 (--random-error) is rolled back well inside its first interval with fast abort and after interval x threshold
-without; a healthy 6.0.1 is never aborted over many intervals and promotes; a poll shorter than the scrape interval
-fails before anything is written."""
+without; a poll shorter than the scrape interval fails before anything is written."""
 
 import threading
 import time
@@ -63,7 +62,10 @@ class Weights(object):
 
 
 def faulty_run(canary, fast_abort):
-    canary.release("6.0.2")
+    # podinfo 6.0.2 with --random-error: about a third of its answers are 5xx
+    command = canary.get("apps/v1", "Deployment", "podinfo")["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "--random-error=false" in command, command
+    canary.release("6.0.2", command=["--random-error=true" if arg == "--random-error=false" else arg for arg in command])
     with Weights(canary) as weights:
         process = canary.start(rollout_analysis=analysis("10s", fast_abort), rollout_load=load(canary))
         out = finish(process, 600)
@@ -95,24 +97,6 @@ def test_without_fast_abort_the_same_faulty_canary_takes_interval_x_threshold(ca
     print("fault-to-safety without fast abort: %.2f s" % exposed)
     # two failed checks, one per interval of 10 s
     assert 15 < exposed < 40, (exposed, out)
-
-
-def test_a_healthy_canary_is_never_aborted_by_noise(canary):
-    canary.release("6.0.1")
-    steps = list(range(3, 94, 3))  # 31 intervals of traffic, then the promotion
-    rc, out = canary.run(timeout=900, rollout_analysis=analysis("2s", {"enabled": True}, steps=steps),
-                         rollout_load=load(canary))
-    assert rc == 0, out
-    assert "Fast abort reads the canary's counters" in out
-    status = canary.status()
-    assert status["phase"] == "Succeeded", status
-    assert status["failed_checks"] == 0 and "fast abort" not in out.lower().replace("fast abort reads", "")
-    assert status["iterations"] >= 30, status
-    assert canary.image("podinfo-primary").endswith(":6.0.1")
-    # the canary had real traffic to judge the whole time
-    served = canary.cluster.query('sum(istio_requests_total{reporter="destination",destination_workload_namespace="%s",'
-                                  'destination_workload="podinfo"})' % canary.namespace)
-    assert served and float(served[0]["value"][1]) >= 30 * 10, served
 
 
 def test_a_poll_shorter_than_the_scrape_interval_fails_before_anything_is_written(canary):
