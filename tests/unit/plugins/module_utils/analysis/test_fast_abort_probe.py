@@ -95,7 +95,7 @@ def test_the_probe_tests_the_counts_since_the_start_look_after_look():
     prometheus = Prometheus({"requests": 500, "failed": 2},
                             [{"requests": 506, "failed": 4}, {"requests": 512, "failed": 6}, {"requests": 518, "failed": 8}])
     looking = probe(prometheus)
-    decisions = [looking.look() for _ in range(3)]
+    decisions = [looking.look(), looking.look(), looking.look()]
     assert [(d["requests"], d["failed"], d["abort"]) for d in decisions] == [(6, 2, False), (12, 4, False), (18, 6, True)]
     assert decisions[2]["rule"] == "sequential" and decisions[2]["seconds"] == 4.5 and decisions[2]["looks"] == 3
     assert decisions[2]["llr"] == pytest.approx(fa.log_likelihood_ratio(fa.settings(99), 18, 6), abs=1e-3)
