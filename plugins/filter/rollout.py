@@ -12,7 +12,7 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis import judge, plan, settings
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import fast_abort, judge, plan, settings
 
 
 def rollout_settings(variables):
@@ -67,6 +67,21 @@ def rollout_plan(rollout, decision, status=None, revision=None, initialized_hash
         raise AnsibleFilterError("rollout_plan: %s" % exc)
 
 
+def rollout_fast_abort(rollout, preflight=None):
+    """The fast abort a run uses: rollout.fast_abort with its poll checked against the scrape interval the preflight
+    metric check read (``preflight.window.scrape_interval_seconds``), ``poll`` and ``poll_source`` set."""
+    given = dict((rollout or {}).get("fast_abort") or {"enabled": False})
+    if not given.get("enabled"):
+        return given
+    window = (preflight.get("window") or {}) if isinstance(preflight, dict) else {}
+    try:
+        chosen = fast_abort.check_poll(given.get("poll"), window.get("scrape_interval_seconds"))
+    except fast_abort.FastAbortError as exc:
+        raise AnsibleFilterError("rollout settings: %s (nothing was changed in the cluster)" % exc)
+    given.update(poll=chosen["poll"], poll_source=chosen["source"])
+    return given
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -74,4 +89,5 @@ class FilterModule(object):
             "canary_judge_start": canary_judge_start,
             "canary_judge": canary_judge,
             "rollout_plan": rollout_plan,
+            "rollout_fast_abort": rollout_fast_abort,
         }

@@ -26,6 +26,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routing impor
 from ansible_collections.progressive.delivery.plugins.module_utils.routing.services import build_services, service_port
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as rollout_status
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks as metric_checks
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import fast_abort
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusClient, PrometheusError
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import config as configs
 from ansible_collections.progressive.delivery.plugins.module_utils.workload import primary as workload
 
@@ -504,6 +507,24 @@ def run_wait(module):
                          on_abort=(lambda: route_to_primary(module)) if params["on_abort"] == "route_to_primary" else None,
                          health=watch.HealthWatch(cluster, params["namespace"], grace=params["health_grace"],
                                                   restarts=params.get("previous_restarts"))
-                         if params["watch_health"] else None)
+                         if params["watch_health"] else None,
+                         probe=fast_abort_probe(params))
     result["changed"] = False
     return result
+
+
+def fast_abort_probe(params):
+    """canary_wait's fast abort (O(fast_abort)): a fast_abort.Probe on the canary's counters in Prometheus, or None."""
+    given = params.get("fast_abort")
+    if not given or params["until"] != watch.ELAPSED:
+        return None
+    try:
+        test = fast_abort.settings(given["min_success_rate"], given["false_alarm_rate"], ratio=given["ratio"])
+        variables = metric_checks.template_variables(given["provider"], params["target"], params["namespace"], "1m",
+                                                     service=params.get("service_name"))
+        queries = fast_abort.count_queries(given["provider"], variables)
+        client = PrometheusClient.from_options(params["prometheus"])
+    except (fast_abort.FastAbortError, metric_checks.CheckConfigError, PrometheusError) as exc:
+        raise CanaryError("fast_abort: %s" % exc, field="fast_abort")
+    return fast_abort.Probe(client.query, queries, test, given["started"], given["poll"],
+                            expected_requests=given.get("expected_requests"), errors=(PrometheusError,))

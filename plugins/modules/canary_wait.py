@@ -24,6 +24,11 @@ description:
   - With O(on_abort=route_to_primary) an abort request routes all traffic to the primary (A/B route and mirror removed, as
     M(progressive.delivery.canary_rollback) does) the moment it is seen, before the module returns, so the traffic is safe
     within one O(poll) of the request; scaling the canary down and recording the rollback are left to the caller.
+  - With O(fast_abort) and O(until=elapsed) it also reads the canary's request and 5xx counters since O(fast_abort.started)
+    from Prometheus every O(fast_abort.poll) seconds and ends the wait with RV(interrupted=fast_abort) and the decision in
+    RV(fast_abort) as soon as a breach of the success rate is certain - the failures already make
+    O(fast_abort.min_success_rate) unreachable for O(fast_abort.expected_requests), or Wald's sequential test says the
+    error rate is worse than the threshold allows, with O(fast_abort.false_alarm_rate) as its false-alarm risk.
   - With O(fence) it proves before the first poll, and every third of the lease's duration, that the run still owns the
     lock, renewing it (the run's heartbeat); a run that lost the lock fails with RV(lock_lost=true).
 author:
@@ -36,6 +41,7 @@ extends_documentation_fragment:
   - progressive.delivery.fence
   - progressive.delivery.routing
   - progressive.delivery.gatewayapi
+  - progressive.delivery.prometheus.module
 attributes:
   check_mode:
     support: full
@@ -98,6 +104,44 @@ options:
       - With O(watch_health), seconds the canary may have fewer ready replicas than desired before it is unhealthy.
       - Unset, the count and RV(health.stuck_seconds) are reported but not judged (enforce the progress deadline with them).
     type: float
+  fast_abort:
+    description:
+      - Roll a failing canary back inside the interval (see the description); the counters are the canary workload's
+        C(istio_requests_total) (reporter C(destination)) of O(fast_abort.provider=istio), or its Envoy cluster's
+        C(envoy_cluster_upstream_rq_xx) of O(fast_abort.provider=envoy), as the builtin C(request-success-rate) counts them.
+      - A Prometheus error during the wait does not end it; the look is reported in RV(fast_abort.error).
+    type: dict
+    suboptions:
+      started:
+        description: Unix time the interval started; the counts are the requests since then.
+        type: float
+        required: true
+      min_success_rate:
+        description: The success-rate threshold in percent (the C(request-success-rate) metric's C(threshold_range.min)).
+        type: float
+        required: true
+      false_alarm_rate:
+        description: The sequential test's false-alarm risk for a canary exactly at the threshold, between 0 and 1.
+        type: float
+        default: 0.01
+      ratio:
+        description: The error rate that is a failure, as a multiple of the acceptable one (above 1).
+        type: float
+        default: 3
+      poll:
+        description: Seconds between two reads of the counters (the role uses Prometheus' scrape interval).
+        type: float
+        default: 1
+      expected_requests:
+        description:
+          - The requests the whole interval will bring the canary (the role's load, qps x duration); with it, failures that
+            make the threshold unreachable abort at once. Unset, only the sequential test decides.
+        type: int
+      provider:
+        description: Whose counters to read.
+        type: str
+        choices: [istio, envoy]
+        default: istio
 seealso:
   - module: progressive.delivery.canary_state
   - module: progressive.delivery.canary_lock
@@ -137,6 +181,26 @@ EXAMPLES = r"""
     watch_health: true
   register: podinfo_wait
 
+- name: Wait out the interval, ending it as soon as the canary's 5xx make a success rate of 99 % impossible
+  progressive.delivery.canary_wait:
+    namespace: test
+    target: podinfo
+    seconds: 55
+    revision: "{{ analysed_hash }}"
+    prometheus:
+      url: http://prometheus.istio-system:9090
+    fast_abort:
+      started: "{{ interval_started }}"
+      min_success_rate: 99
+      poll: 15
+      expected_requests: 540
+  register: podinfo_wait
+
+- name: Roll back a canary the fast abort condemned
+  ansible.builtin.debug:
+    msg: "fast abort: {{ podinfo_wait.fast_abort.reason }}"
+  when: podinfo_wait.interrupted == 'fast_abort'
+
 - name: Roll back an unhealthy canary
   ansible.builtin.debug:
     msg: "{{ podinfo_wait.unhealthy.reason }}"
@@ -145,7 +209,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 interrupted:
-  description: What ended the wait early - V(abort), V(promote), V(revision) - or null.
+  description: What ended the wait early - V(abort), V(promote), V(revision), V(fast_abort) - or null.
   returned: success
   type: str
 waited:
@@ -233,13 +297,49 @@ health:
     restarts:
       description: Restart count per C(pod/container).
       type: dict
+fast_abort:
+  description: With O(fast_abort), the decision of the last look at the canary's counters.
+  returned: when O(fast_abort) is set and O(until=elapsed)
+  type: dict
+  contains:
+    abort:
+      description: Whether the breach is certain (the wait then ended with RV(interrupted=fast_abort)).
+      type: bool
+    rule:
+      description: V(unreachable) or V(sequential) when it aborted, else null.
+      type: str
+    reason:
+      description: Why, in numbers.
+      type: str
+      sample: "5 of 15 requests failed (33.33 %): worse than 99 % success with 1 % false-alarm risk (sequential test)"
+    requests:
+      description: The canary's requests since O(fast_abort.started).
+      type: int
+    failed:
+      description: Of those, the failed (5xx) ones.
+      type: int
+    llr:
+      description: The sequential test's log-likelihood ratio (null for the unreachable rule).
+      type: float
+    seconds:
+      description: Seconds into the interval of this look.
+      type: float
+    looks:
+      description: How many times the counters were read in this wait.
+      type: int
+    error:
+      description: Why the counters could not be read at the last look (no decision then).
+      type: str
 lock_lost:
   description: V(true) when O(fence) was given and the run no longer owns the lock.
   returned: on that failure
   type: bool
 """
 
+import copy
+
 from ansible_collections.progressive.delivery.plugins.module_utils._canary import run_wait
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import CanaryModule
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi_argument_spec, routing_argument_spec
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
@@ -257,6 +357,16 @@ def main():
         watch_health=dict(type="bool", default=False),
         health_grace=dict(type="float"),
         previous_restarts=dict(type="dict"),
+        prometheus=dict(type="dict", default={}, options=copy.deepcopy(CONNECTION_ARGUMENT_SPEC)),
+        fast_abort=dict(type="dict", options=dict(
+            started=dict(type="float", required=True),
+            min_success_rate=dict(type="float", required=True),
+            false_alarm_rate=dict(type="float", default=0.01),
+            ratio=dict(type="float", default=3),
+            poll=dict(type="float", default=1),
+            expected_requests=dict(type="int"),
+            provider=dict(type="str", choices=["istio", "envoy"], default="istio"),
+        )),
     ), rehearse=False).run(run_wait)
 
 

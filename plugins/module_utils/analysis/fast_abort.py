@@ -24,6 +24,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import time
+
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import providers
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.render import TemplateError, render
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_BETA = 0.1
@@ -89,3 +93,88 @@ def decide(test, requests, failed, expected_requests=None):
                 "reason": "%d of %d requests failed (%.2f %%): worse than %g %% success with %g %% false-alarm risk (sequential test)"
                           % (failed, requests, 100.0 * failed / requests, limit, 100 * test["alpha"])}
     return {"abort": False, "rule": None, "llr": llr, "reason": ""}
+
+
+# -- the canary's counts in the interval (canary_wait polls them) -------------------------------------------------
+
+# The poll when Prometheus' scrape interval cannot be read (the role says which one it used).
+FALLBACK_POLL = 1.0
+
+
+def check_poll(poll, scrape_interval_seconds, name="rollout_analysis.fast_abort.poll"):
+    """The poll to use: ``poll`` (seconds, or None for the scrape interval) checked against Prometheus' scrape interval
+    (None when unreadable). Returns ``{"poll", "source"}`` (source: ``setting``, ``scrape_interval`` or ``fallback``);
+    raises FastAbortError naming ``name`` when ``poll`` is shorter than the scrape interval (the counters cannot change
+    between two scrapes, so a shorter poll only loads Prometheus)."""
+    if poll is not None:
+        if isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll <= 0:
+            raise FastAbortError("%s must be a positive number of seconds, got %r" % (name, poll), name)
+        if scrape_interval_seconds and poll < scrape_interval_seconds:
+            raise FastAbortError("%s is %gs, shorter than Prometheus' scrape interval of %gs: the canary's counters change once a "
+                                 "scrape; set %s to at least %g, or leave it unset to poll once a scrape"
+                                 % (name, poll, scrape_interval_seconds, name, scrape_interval_seconds), name)
+        return {"poll": float(poll), "source": "setting"}
+    if scrape_interval_seconds:
+        return {"poll": float(scrape_interval_seconds), "source": "scrape_interval"}
+    return {"poll": FALLBACK_POLL, "source": "fallback"}
+
+
+def count_queries(provider, variables):
+    """``{"requests": expr, "failed": expr}``: the canary's request counters (the provider's label set, values escaped).
+
+    ``variables``: the template variables of the metric checks (checks.template_variables: namespace, target, ...)."""
+    try:
+        templates = providers.count_templates(provider)
+    except KeyError as exc:
+        raise FastAbortError(str(exc.args[0]), "rollout_analysis.provider")
+    try:
+        return dict((key, render(template, variables)) for key, template in templates.items())
+    except TemplateError as exc:
+        raise FastAbortError("cannot render the fast abort's queries: %s" % exc, "rollout_analysis.fast_abort")
+
+
+def sample_sum(result):
+    """The sum of an instant query's vector (a Prometheus ``QueryResult``-like ``result_type``/``result``); 0 without series."""
+    if result.result_type == "scalar":
+        return float(result.result[1])
+    if result.result_type != "vector":
+        raise FastAbortError("the counter query answered a %s, not a vector" % (result.result_type,), "query")
+    return sum(float(sample["value"][1]) for sample in result.result)
+
+
+def interval_counts(before, after):
+    """``(requests, failed)`` in the interval from the counters at its start (``before``) and now (``after``), both
+    ``{"requests", "failed"}``; a counter reset (a restarted canary) counts from 0."""
+    counts = {}
+    for key in ("requests", "failed"):
+        delta = after[key] - before[key]
+        counts[key] = int(round(after[key] if delta < 0 else delta))
+    return counts["requests"], min(counts["failed"], counts["requests"])
+
+
+class Probe(object):
+    """The fast abort of one wait: ``look()`` reads the canary's counters through ``query(expr, time=None)`` (a
+    PrometheusClient's), tests them and answers decide()'s dict plus ``requests``, ``failed`` and ``seconds`` (into the
+    interval). The counters at ``started`` (Unix time) are read once, at the first look. ``every``: seconds between looks;
+    ``errors``: the exception classes of ``query`` that mean "no counts this time" (the watch goes on)."""
+
+    def __init__(self, query, queries, test, started, every, expected_requests=None, wall_clock=time.time, errors=()):
+        self.errors = tuple(errors) + (FastAbortError,)
+        self.query, self.queries, self.test, self.started = query, queries, test, float(started)
+        self.every, self.expected_requests, self.wall_clock = float(every), expected_requests, wall_clock
+        self.baseline = None
+        self.looks = 0
+
+    def _counters(self, at=None):
+        return dict((key, sample_sum(self.query(expr, time=at) if at is not None else self.query(expr)))
+                    for key, expr in self.queries.items())
+
+    def look(self):
+        if self.baseline is None:
+            self.baseline = self._counters(self.started)
+        requests, failed = interval_counts(self.baseline, self._counters())
+        self.looks += 1
+        answer = decide(self.test, requests, failed, self.expected_requests)
+        answer.update(requests=requests, failed=failed, seconds=round(self.wall_clock() - self.started, 3), looks=self.looks,
+                      llr=None if answer["llr"] is None else round(answer["llr"], 3))
+        return answer

@@ -279,6 +279,8 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
     for an approval (or at an indefinite pause) before it rolls back (``limit`` approval_timeout); None: no end.
     ``outcome.health`` (canary_wait's look at the canary's pods) rolls back a crash-looping canary at once, and
     one not fully ready for longer than ``progress_deadline_seconds`` (``limit`` health, see unhealthy).
+    ``outcome.interrupted`` ``fast_abort`` (canary_wait's fast abort, decided in ``outcome.fast_abort``) rolls back at
+    once with the reason "fast abort: ..." (``limit`` fast_abort), counted as a failed check.
 
     Order of precedence, as Flagger: an abort, then a rollback asked by a webhook or the gate, then a new
     revision, then an unhealthy canary, then a promotion request, then the metrics. A promotion request that
@@ -384,6 +386,11 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
         answer["state"] = {"step": -1, "weight": 0, "failed_checks": 0, "iterations": 0}
     elif unhealthy_reason:
         roll_back("health", unhealthy_reason)
+    elif interrupted == "fast_abort":
+        # canary_wait's fast abort (analysis/fast_abort.py): the breach is certain before the interval ends
+        decision = outcome.get("fast_abort") or {}
+        nxt["failed_checks"] = current["failed_checks"] + 1
+        roll_back("fast_abort", "fast abort: %s" % (decision.get("reason") or "the canary's failed requests make the success rate unreachable"))
     elif interrupted == "promote" and here and (here.get("pause") or {}).get("indefinite") and not outcome.get("full") \
             and not outcome.get("opening"):
         # Argo's promote at an indefinite pause: the analysis goes on with the next step
@@ -398,7 +405,7 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
         answer.update(action=PROMOTE, reason=_request_reason(outcome, "promotion"))
         answer["events"].append(event("Skipping the rest of the analysis of %s: %s" % (canary, answer["reason"])))
     elif interrupted:
-        raise JudgeError("outcome.interrupted must be abort, promote, revision or null, got %r" % (interrupted,))
+        raise JudgeError("outcome.interrupted must be abort, promote, revision, fast_abort or null, got %r" % (interrupted,))
     elif outcome.get("opening"):
         answer["state"] = nxt = dict(current)
         if current["step"] < 0 and hook_failures:

@@ -21,6 +21,7 @@ import re
 from ansible_collections.progressive.delivery.plugins.module_utils import alerts as al
 from ansible_collections.progressive.delivery.plugins.module_utils._names import target_names
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, providers, schedule
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import fast_abort as fa
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import templates as mt
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import webhooks as wh
 from ansible_collections.progressive.delivery.plugins.module_utils.state import gates as gt
@@ -412,9 +413,11 @@ def validate(variables):
         provider, on_no_data, metrics = _metrics(analysis, metric_interval, _metric_templates(variables, analysis.get("metrics")))
         prometheus = _prometheus(variables.get("prometheus") or {}, metrics)
         load = _load(variables.get("load") or {})
+        fast_abort = fast_abort_settings(analysis, metrics, load, interval)
     else:
         provider, on_no_data, metrics = analysis.get("provider"), analysis.get("on_no_data"), analysis.get("metrics") or []
         prometheus, load = variables.get("prometheus") or {}, variables.get("load") or {}
+        fast_abort = {"enabled": False}
     service = _service(variables.get("service") or {})
     deadline = _integer(variables.get("progress_deadline_seconds", 600), "rollout_progress_deadline_seconds", 1)
     replicas = _integer(variables.get("canary_replicas", 0), "rollout_canary_replicas", 0)
@@ -453,6 +456,7 @@ def validate(variables):
         "canary_replicas": replicas,
         "scale_down_delay": scale_down_delay,
         "lock_ttl": lock_ttl or max(int(round(interval)), MIN_LOCK_TTL),
+        "fast_abort": fast_abort,
     }
 
 
@@ -514,3 +518,55 @@ def _resolved_metrics(metrics, templates):
             entry = dict(entry, **{template["type"]: options})
         result.append(entry)
     return result
+
+
+# -- fast abort (docs/rollout.md, "Fast abort") ---------------------------------------------------------------
+
+FAST_ABORT_METRIC = "request-success-rate"
+
+
+def fast_abort_settings(analysis, metrics, load, interval_seconds):
+    """rollout_analysis.fast_abort, checked: ``{enabled, false_alarm_rate, ratio, poll, min_success_rate,
+    expected_requests}``. ``poll`` None means Prometheus' scrape interval (the preflight reads it and checks a given
+    poll against it: fast_abort.check_poll). ``expected_requests``: what the role's load sends the canary in an interval
+    (qps x the load's duration), for the "unreachable" rule; None without load."""
+    given = analysis.get("fast_abort")
+    if given in (None, {}):
+        return {"enabled": False}
+    if not isinstance(given, dict):
+        raise SettingsError("rollout_analysis.fast_abort must be a dictionary such as {enabled: true}, got %r" % (given,))
+    unknown = sorted(set(given) - set(("enabled", "false_alarm_rate", "ratio", "poll")))
+    if unknown:
+        raise SettingsError("rollout_analysis.fast_abort: unknown key(s) %s; the keys are enabled, false_alarm_rate, ratio, poll"
+                            % ", ".join(unknown))
+    enabled = _flag(given.get("enabled", False), "rollout_analysis.fast_abort.enabled")
+    if not enabled:
+        return {"enabled": False}
+    spec = next((m for m in metrics if isinstance(m, dict) and m.get("name") == FAST_ABORT_METRIC), None)
+    if spec is None or any(spec.get(key) for key in ("query", "template", "template_ref", "web", "skywalking")):
+        raise SettingsError("rollout_analysis.fast_abort needs the builtin %s metric in rollout_analysis.metrics (its threshold_range.min "
+                            "gives the acceptable error rate): add {name: %s, threshold_range: {min: 99}}"
+                            % (FAST_ABORT_METRIC, FAST_ABORT_METRIC))
+    minimum = (spec.get("threshold_range") or {}).get("min")
+    numbers = {}
+    for key in ("false_alarm_rate", "ratio", "poll"):
+        value = given.get(key)
+        numbers[key] = _number(value, "rollout_analysis.fast_abort." + key, positive=False) if isinstance(value, str) else value
+    try:
+        test = fa.settings(float(minimum) if isinstance(minimum, str) else minimum,
+                           fa.DEFAULT_ALPHA if numbers["false_alarm_rate"] is None else numbers["false_alarm_rate"],
+                           ratio=fa.DEFAULT_RATIO if numbers["ratio"] is None else numbers["ratio"])
+        poll = numbers["poll"]
+        if poll is not None:
+            fa.check_poll(poll, None)
+    except ValueError as exc:
+        if getattr(exc, "field", None) == "threshold_range.min" or not isinstance(exc, fa.FastAbortError):
+            raise SettingsError("rollout_analysis.metrics (%s).threshold_range.min: %s" % (FAST_ABORT_METRIC, exc))
+        message = exc.message if exc.message.startswith("rollout_analysis.") else "rollout_analysis." + exc.message
+        raise SettingsError(message)
+    expected = None
+    if load.get("url"):
+        # the role's load runs interval - 1 s (tasks/step.yml), on the canary's host when rollout_load.host names it
+        expected = int(load["qps"] * max(int(interval_seconds - 1), 1))
+    return {"enabled": True, "false_alarm_rate": test["alpha"], "ratio": test["ratio"], "poll": None if poll is None else float(poll),
+            "min_success_rate": test["min_success_rate"], "expected_requests": expected}

@@ -26,6 +26,7 @@ ELAPSED = "elapsed"
 CANARY_READY = "canary_ready"
 UNTIL_CHOICES = (ELAPSED, CANARY_READY)
 REVISION = "revision"
+FAST_ABORT = "fast_abort"
 # A health look lists the canary's pods: at most this often, however short the poll.
 HEALTH_EVERY = 1.0
 
@@ -99,7 +100,7 @@ class HealthWatch(object):
 
 
 def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None, config_tracking=True, poll=0.5,
-          hold=None, heartbeat=None, on_abort=None, health=None, clock=time.monotonic, sleep=time.sleep):
+          hold=None, heartbeat=None, on_abort=None, health=None, probe=None, clock=time.monotonic, sleep=time.sleep):
     """Wait up to ``seconds``; return a dict: interrupted, waited, status, revision, ready, message.
 
     ``on_abort()`` runs the moment an abort is seen, before anything else (its answer is returned
@@ -109,11 +110,18 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
     ``elapsed`` wait; its last answer is returned as ``health``, and an unhealthy canary ends the
     wait with ``unhealthy`` (``{reason, pods}``); ``interrupted`` stays what the status says. A
     ``canary_ready`` wait that ends ready looks once, unjudged, for the baseline of the next waits.
+
+    ``probe`` (analysis/fast_abort.Probe) tests the canary's counters every ``probe.every`` seconds of an ``elapsed``
+    wait; its last answer is returned as ``fast_abort``, and an abort decision ends the wait with ``interrupted``
+    ``fast_abort`` (unless the status or the revision interrupts it first). A probe that cannot read its counters
+    (``probe_errors``, e.g. a Prometheus error) answers ``{"abort": false, "error": message}``: the interval's metric
+    check still judges.
     """
     started = clock()
     deadline = started + max(seconds, 0)
     last_beat = started
     last_health, answer = None, None
+    last_probe, decision = None, None
     while True:
         status = st.decode(cluster.get("v1", "ConfigMap", namespace, st.status_name(target)))
         current_hash, _promoted, deployment = revision.current(cluster.get, target, namespace, config_tracking)
@@ -129,6 +137,16 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
                 last_health = clock()
             result["health"] = answer
             result["unhealthy"] = None if answer["healthy"] else {"reason": answer["reason"], "pods": answer["pods"]}
+        if probe is not None and until == ELAPSED:
+            if last_probe is None or clock() - last_probe >= probe.every:
+                last_probe = clock()
+                try:
+                    decision = probe.look()
+                except probe.errors as exc:
+                    decision = {"abort": False, "error": str(exc)}
+            result["fast_abort"] = decision
+            if decision["abort"] and not result["interrupted"]:
+                result["interrupted"] = FAST_ABORT
         now = clock()
         result["waited"] = round(now - started, 3)
         if result["interrupted"] or result["ready"] or result.get("unhealthy") or now >= deadline:

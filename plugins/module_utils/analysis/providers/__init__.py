@@ -56,3 +56,16 @@ def default_variables(provider, variables):
     module = PROVIDERS[provider]
     derive = getattr(module, "default_variables", None)
     return derive(variables) if derive else {}
+
+
+def count_templates(provider):
+    """``{"requests": query, "failed": query}``: the canary's request counters for a fast abort; KeyError when
+    ``provider`` has none."""
+    try:
+        module = PROVIDERS[provider]
+    except KeyError:
+        raise KeyError("unknown metrics provider %r; choose one of: %s" % (provider, ", ".join(provider_names())))
+    templates = getattr(module, "COUNT_TEMPLATES", None)
+    if not templates:
+        raise KeyError("the metrics provider %r has no request counters for a fast abort" % (provider,))
+    return dict(templates)

@@ -35,3 +35,10 @@ TEMPLATES = {
 
 def default_variables(variables):
     return {"cluster": variables.get("target")}
+
+
+# Fast abort (analysis/fast_abort.py): the upstream cluster's request counters, with request-success-rate's labels.
+COUNT_TEMPLATES = {
+    "requests": 'sum(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{ cluster }}"})',
+    "failed": 'sum(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{ cluster }}",envoy_response_code_class="5"})',
+}

@@ -39,3 +39,12 @@ COMPARE_TEMPLATES = {
     "request-success-rate": dict(TEMPLATES["request-success-rate"], direction="decrease"),
     "request-duration": dict(TEMPLATES["request-duration"], direction="increase"),
 }
+
+# Fast abort (analysis/fast_abort.py): the canary's request counters, read at the interval's start and since, with the
+# label set of request-success-rate. ``failed`` counts what that metric counts as failed (5xx).
+COUNT_TEMPLATES = {
+    "requests": 'sum(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",'
+                'destination_workload=~"{{ target }}"})',
+    "failed": 'sum(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",'
+              'destination_workload=~"{{ target }}",response_code=~"5.*"})',
+}
