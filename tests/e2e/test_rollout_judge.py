@@ -33,17 +33,18 @@ def load(canary, qps=20):
 
 def primary_traffic(canary):
     """About 20 requests a second to the primary through the mesh, as the canary's load generator sends to the canary."""
-    return SteadyTraffic(canary.cluster, "podinfo-primary.%s:9898" % canary.namespace, clients=1, pause=0.05, max_seconds=240)
+    return SteadyTraffic(canary.cluster, "podinfo-primary.%s:9898" % canary.namespace, clients=1, pause=0.05, max_seconds=480)
 
 
 def judged(entry):
-    return dict((m["name"], m) for m in entry["metrics"] if m.get("source") == "judge" or m["name"] == "canary-vs-primary")
+    """The judge's entries of a history entry (the history keeps name, value, judgment, status and message)."""
+    return dict((m["name"], m) for m in entry["metrics"] if m["name"].startswith("judge:") or m["name"] == "canary-vs-primary")
 
 
 def test_identical_versions_pass_and_promote_with_the_numbers_recorded(canary):
     canary.release("6.0.1")
     with primary_traffic(canary) as traffic:
-        rc, out = canary.run(rollout_analysis=ANALYSIS, rollout_load=load(canary), timeout=240)
+        rc, out = canary.run(rollout_analysis=ANALYSIS, rollout_load=load(canary), timeout=480)
     assert rc == 0, out
     assert traffic.statuses[200] > 100, traffic.statuses
     status = canary.status()
@@ -72,7 +73,7 @@ def test_a_canary_with_errors_fails_the_judge_and_is_rolled_back(canary):
     command = canary.get("apps/v1", "Deployment", "podinfo")["spec"]["template"]["spec"]["containers"][0]["command"]
     canary.release("6.0.2", command=[arg if arg != "--random-error=false" else "--random-error=true" for arg in command])
     with primary_traffic(canary):
-        rc, out = canary.run(rollout_analysis=ANALYSIS, rollout_load=load(canary), timeout=240)
+        rc, out = canary.run(rollout_analysis=ANALYSIS, rollout_load=load(canary), timeout=480)
     assert rc != 0, out
     status = canary.status()
     assert status["phase"] == "Failed", out
@@ -93,7 +94,7 @@ def test_a_primary_without_a_series_is_no_data_named_not_a_crash(canary):
     canary.release("6.0.1")
     # only the canary gets traffic: the primary workload of this namespace has no istio_requests_total series at all
     analysis = dict(ANALYSIS, judge=dict(JUDGE, metrics=[{"name": "request-success-rate"}]))
-    rc, out = canary.run(rollout_analysis=analysis, rollout_load=load(canary), timeout=240)
+    rc, out = canary.run(rollout_analysis=analysis, rollout_load=load(canary), timeout=480)
     assert rc != 0, out
     status = canary.status()
     assert status["phase"] == "Failed" and canary.image("podinfo-primary").endswith(":6.0.0"), out
