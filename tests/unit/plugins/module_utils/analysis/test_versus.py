@@ -5,6 +5,8 @@ are judged for real by compare.judge on sample lists, not written by hand."""
 
 import pytest
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.progressive.delivery.plugins.filter.versus import canary_with_comparison
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import compare, judge, versus
 
@@ -128,6 +130,5 @@ def test_nothing_compared_leaves_the_check_alone_and_bad_input_is_named():
     assert versus.with_comparison(THRESHOLD_PASS, {"skipped": True, "changed": False}) is THRESHOLD_PASS
     with pytest.raises(versus.VersusError, match="verdict must be Pass, Marginal or Fail"):
         versus.with_comparison(None, {"verdict": "Maybe"})
-    from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match="canary_with_comparison: canary_compare's verdict"):
         canary_with_comparison(None, {"verdict": "Maybe"})
