@@ -118,7 +118,11 @@ def main():
     parser.add_argument("--threshold", type=int, default=2)
     parser.add_argument("--dir", default=None, help="lab directory (default: a temporary one)")
     parser.add_argument("--write", default=None, help="write the report to this Markdown file")
+    parser.add_argument("--judge", action="store_true", help="measure the canary-versus-primary judge instead (judge_benchmark)")
+    parser.add_argument("--judge-seconds", type=int, default=200, help="seconds of traffic sampled per condition (--judge)")
     args = parser.parse_args()
+    if args.judge:
+        return judge_benchmark(args)
 
     lab_dir = args.dir or tempfile.mkdtemp(prefix="pd-bench-")
     logs = os.path.join(lab_dir, "benchmark-logs")
@@ -232,6 +236,141 @@ def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_secon
         "Initialization alone (the first run) took %.1f s." % init_seconds,
         "",
     ]
+    return "\n".join(lines)
+
+
+# -- (d) the canary-versus-primary judge (rollout_analysis.judge, issue 14) ----------------------------------------------
+JUDGE_WINDOW, JUDGE_STEP, JUDGE_RATE = 10, "1s", "2s"     # the lookback of the e2e test: 10 s, 1 s steps, 2 s rates
+JUDGE_DELAY_MS = (25, 35)                               # podinfo --random-delay: 25-34 ms more per request (mean +29.5 ms)
+JUDGE_CONFIGS = (
+    ("Kayenta's default effect size (any significant change fails)", None),
+    ("request-duration allowed_increase 1.5 (the e2e test's)", {"allowed_increase": 1.5}),
+)
+
+
+def judge_benchmark(args):
+    """Power against a known latency regression and the false-failure rate on identical versions, from real samples.
+
+    The lab runs podinfo-primary (6.0.0) and the canary podinfo scaled to 1 replica directly (the rollout role initialised
+    the objects; no rollout runs, so the canary keeps one version for the whole sampling): first an identical canary
+    (6.0.1, same flags), then the same canary with podinfo's --random-delay of 25-34 ms. Both get about 20 requests a
+    second through the mesh Envoy (podinfo-canary.test and podinfo-primary.test) for --judge-seconds; then the judge the
+    role runs (sampling.build_comparison / run_comparison: two Prometheus range queries per metric per window, the
+    Mann-Whitney U test, score, verdict) judges every non-overlapping 10 s window of that time, with each configuration."""
+    sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
+    from ansible_collections.progressive.delivery.plugins.module_utils.analysis import sampling
+    from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusClient
+    from tests.mesh import Lab, SteadyTraffic
+
+    lab_dir = args.dir or tempfile.mkdtemp(prefix="pd-bench-judge-")
+    logs = os.path.join(lab_dir, "benchmark-logs")
+    subprocess.check_call([sys.executable, "-m", "tests.lab", "up", "--dir", lab_dir], cwd=REPO)
+    try:
+        os.makedirs(logs, exist_ok=True)
+        with open(os.path.join(lab_dir, "lab.json")) as handle:
+            lab = json.load(handle)
+        config.load_kube_config(lab["kubeconfig"])
+        apps, core = client.AppsV1Api(), client.CoreV1Api()
+        core.create_namespace({"metadata": {"name": NAMESPACE}})
+        with open(os.path.join(REPO, "tests", "lab", "manifests", "podinfo", "deployment.yaml")) as handle:
+            apps.create_namespaced_deployment(NAMESPACE, yaml.safe_load(handle))
+        print("benchmark judge: initializing the canary (podinfo 6.0.0)", flush=True)
+        rc, _seconds = run_playbook(lab, dict(role_vars(lab, args), rollout_autoscaler=""), os.path.join(logs, "judge-init.log"))
+        if rc:
+            raise SystemExit("initialization failed, see %s" % os.path.join(logs, "judge-init.log"))
+        prometheus = PrometheusClient(lab["prometheus"])
+        results = {}
+        for condition, delay in (("identical", None), ("regressed", JUDGE_DELAY_MS)):
+            deployment = apps.read_namespaced_deployment(TARGET, NAMESPACE)
+            container = deployment.spec.template.spec.containers[0]
+            container.image = IMAGE + "6.0.1"
+            command = [c for c in container.command if not c.startswith("--random-delay")]
+            if delay:
+                command += ["--random-delay=true", "--random-delay-unit=ms", "--random-delay-min=%d" % delay[0],
+                            "--random-delay-max=%d" % delay[1]]
+            container.command = command
+            deployment.spec.replicas = 1
+            apps.replace_namespaced_deployment(TARGET, NAMESPACE, deployment)
+            _wait_ready(apps, TARGET)
+            print("benchmark judge: %s canary, %d s of traffic to both sides" % (condition, args.judge_seconds), flush=True)
+            traffic = [SteadyTraffic(Lab(lab_dir), "%s.%s:9898" % (host, NAMESPACE), clients=1, pause=0.05,
+                                     max_seconds=args.judge_seconds + 60) for host in ("podinfo-canary", "podinfo-primary")]
+            for sender in traffic:
+                sender.start()
+            time.sleep(5)                               # a first rate window on both sides
+            started = time.time()
+            time.sleep(args.judge_seconds)
+            for sender in traffic:
+                sender.stop()
+            time.sleep(2)                               # the last scrape
+            ends = [started + JUDGE_WINDOW * (i + 1) for i in range(int(args.judge_seconds // JUDGE_WINDOW))]
+            per_config = []
+            for title, effect in JUDGE_CONFIGS:
+                verdicts, durations, p_values = [], [], []
+                for end in ends:
+                    comparison = sampling.build_comparison({
+                        "provider": "istio", "target": TARGET, "namespace": NAMESPACE, "window": "%ds" % JUDGE_WINDOW,
+                        "step": JUDGE_STEP, "interval": JUDGE_RATE, "end": str(end), "confidence": 0.98, "min_samples": 5,
+                        "thresholds": {}, "on_no_data": "fail",
+                        "metrics": [{"name": "request-success-rate", "critical": True},
+                                    {"name": "request-duration", "effect_size": effect}]})
+                    report = sampling.run_comparison(prometheus, comparison)
+                    verdicts.append(report["verdict"])
+                    duration = report["metrics"][1]
+                    durations.append(duration["classification"])
+                    p_values.append(duration["p_value"])
+                per_config.append({"title": title, "verdicts": verdicts, "duration": durations, "p_values": p_values})
+            results[condition] = {"configs": per_config, "requests": [dict(t.statuses) for t in traffic], "windows": len(ends)}
+        with open(os.path.join(logs, "judge-measurements.json"), "w") as handle:
+            json.dump(results, handle, indent=2, default=str)
+        report = judge_render(args, results)
+        print(report)
+        if args.write:
+            with open(args.write, "a") as handle:
+                handle.write(report)
+    finally:
+        subprocess.call([sys.executable, "-m", "tests.lab", "down", "--dir", lab_dir], cwd=REPO)
+
+
+def _wait_ready(apps, name, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = apps.read_namespaced_deployment(name, NAMESPACE).status
+        if (status.ready_replicas or 0) >= 1 and (status.updated_replicas or 0) >= 1 and not (status.replicas or 0) > (status.updated_replicas or 0):
+            time.sleep(3)                               # the mesh Envoy learns the endpoint
+            return
+        time.sleep(0.5)
+    raise SystemExit("%s did not get ready in %d s" % (name, timeout))
+
+
+def judge_render(args, results):
+    lines = [
+        "",
+        "## (d) The canary-versus-primary judge (rollout_analysis.judge)",
+        "",
+        "Measured by `scripts/benchmark.py --judge` on %s, %s cores, %s: real samples from the lab's Prometheus (1 s scrape)."
+        % (platform.machine(), os.cpu_count(), datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        "podinfo-primary (6.0.0) and the canary (6.0.1, one replica, scaled directly so that it keeps one version) each got about",
+        "20 requests a second through the mesh Envoy for %d s per condition; every non-overlapping %d s window was then judged"
+        % (args.judge_seconds, JUDGE_WINDOW),
+        "by the role's code (sampling.run_comparison: range queries step %s, rate windows %s; request-success-rate critical," % (JUDGE_STEP, JUDGE_RATE),
+        "request-duration (P99); confidence 0.98; pass 95, marginal 75). The regressed canary runs podinfo's",
+        "`--random-delay` of %d-%d ms per request (about +30 ms)." % JUDGE_DELAY_MS,
+        "",
+        "| configuration | false failures, identical versions (verdict not Pass) | power, +30 ms canary (verdict Fail) | request-duration High, +30 ms |",
+        "|---|---|---|---|",
+    ]
+    for index, (title, _effect) in enumerate(JUDGE_CONFIGS):
+        same = results["identical"]["configs"][index]
+        slow = results["regressed"]["configs"][index]
+        false = sum(1 for v in same["verdicts"] if v != "Pass")
+        power = sum(1 for v in slow["verdicts"] if v == "Fail")
+        high = sum(1 for c in slow["duration"] if c == "High")
+        lines.append("| %s | %d of %d (%.0f%%) | %d of %d (%.0f%%) | %d of %d |" % (
+            title, false, len(same["verdicts"]), 100.0 * false / max(len(same["verdicts"]), 1),
+            power, len(slow["verdicts"]), 100.0 * power / max(len(slow["verdicts"]), 1), high, len(slow["duration"])))
+    lines += ["", "Requests answered (status: count), canary then primary: identical %s; regressed %s." % (
+        results["identical"]["requests"], results["regressed"]["requests"]), ""]
     return "\n".join(lines)
 
 

@@ -99,7 +99,8 @@ def classify(check, limits=None):
         return FAILED
     if "error" in statuses:
         return ERROR if limits["consecutive_error_limit"] is not None else FAILED
-    if "no_data" in statuses:
+    # no data, or a Marginal verdict of the canary-versus-primary judgment (analysis/versus.py), as Argo counts Kayenta's
+    if "no_data" in statuses or "inconclusive" in statuses:
         return INCONCLUSIVE if limits["inconclusive_limit"] is not None else FAILED
     return FAILED
 

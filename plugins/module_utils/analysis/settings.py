@@ -22,6 +22,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils import alerts
 from ansible_collections.progressive.delivery.plugins.module_utils._names import target_names
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, providers, schedule
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import fast_abort as fa
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import compare, sampling
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import templates as mt
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import webhooks as wh
 from ansible_collections.progressive.delivery.plugins.module_utils.state import gates as gt
@@ -411,10 +412,12 @@ def validate(variables):
     metric_interval = _metric_interval(analysis, interval)
     if full:
         provider, on_no_data, metrics = _metrics(analysis, metric_interval, _metric_templates(variables, analysis.get("metrics")))
-        prometheus = _prometheus(variables.get("prometheus") or {}, metrics)
+        judged = judge_settings(analysis, interval, provider, on_no_data)
+        prometheus = _prometheus(variables.get("prometheus") or {}, metrics or judged["metrics"])
         load = _load(variables.get("load") or {})
         fast_abort = fast_abort_settings(analysis, metrics, load, interval)
     else:
+        judged = {"enabled": False, "metrics": []}
         provider, on_no_data, metrics = analysis.get("provider"), analysis.get("on_no_data"), analysis.get("metrics") or []
         prometheus, load = variables.get("prometheus") or {}, variables.get("load") or {}
         fast_abort = {"enabled": False}
@@ -457,6 +460,7 @@ def validate(variables):
         "scale_down_delay": scale_down_delay,
         "lock_ttl": lock_ttl or max(int(round(interval)), MIN_LOCK_TTL),
         "fast_abort": fast_abort,
+        "judge": judged,
     }
 
 
@@ -570,3 +574,80 @@ def fast_abort_settings(analysis, metrics, load, interval_seconds):
         expected = int(load["qps"] * max(int(interval_seconds - 1), 1))
     return {"enabled": True, "false_alarm_rate": test["alpha"], "ratio": test["ratio"], "poll": None if poll is None else float(poll),
             "min_success_rate": test["min_success_rate"], "expected_requests": expected}
+# -- canary versus primary (docs/rollout.md, "Canary versus primary") ---------------------------------------------
+JUDGE_METRIC_KEYS = ("name", "template", "query", "direction", "critical", "weight", "confidence", "interval", "effect_size")
+JUDGE_KEYS = ("metrics", "confidence", "min_samples", "thresholds", "lookback", "step", "interval", "on_no_data")
+# Samples per side by default: the lookback cut in this many steps (plus one), at least 1 s apart.
+JUDGE_STEPS = 10
+
+
+def _judge_error(text):
+    """compare/sampling name their fields as the module's options (confidence, thresholds.pass, metrics[0] ...)."""
+    if text.startswith("rollout_analysis."):
+        return SettingsError(text)
+    if re.match(r"^(metrics|confidence|min_samples|thresholds|lookback|step|interval|on_no_data)\b", text):
+        return SettingsError("rollout_analysis.judge." + text)
+    return SettingsError("rollout_analysis.judge: " + text)
+
+
+def _judge_duration(value, name):
+    if not is_duration(value):
+        raise SettingsError("rollout_analysis.judge.%s must be a duration such as 10s or 1m, got %r" % (name, value))
+    try:
+        return schedule.duration_seconds(value, "rollout_analysis.judge." + name)
+    except schedule.ScheduleError as exc:
+        raise SettingsError(str(exc))
+
+
+def judge_settings(analysis, interval_seconds, provider="istio", on_no_data="fail"):
+    """rollout_analysis.judge: Kayenta's canary config in the role's names - every interval, after the threshold metrics,
+    canary_compare samples each metric for the canary and the primary over ``lookback`` (default: the interval) and judges
+    them. Off (``enabled`` false) without metrics; the answer holds the module's options, validated as the module does."""
+    judge = analysis.get("judge")
+    if judge is None:
+        judge = {}
+    if not isinstance(judge, dict):
+        raise SettingsError("rollout_analysis.judge must be a dictionary such as {metrics: [{name: request-duration}]}, got %r" % (judge,))
+    unknown = sorted(set(judge) - set(JUDGE_KEYS))
+    if unknown:
+        raise SettingsError("rollout_analysis.judge.%s is not an option; rollout_analysis.judge takes %s" % (unknown[0], ", ".join(JUDGE_KEYS)))
+    metrics = judge.get("metrics")
+    if metrics in (None, []):
+        return {"enabled": False, "metrics": []}
+    if not isinstance(metrics, list):
+        raise SettingsError("rollout_analysis.judge.metrics must be a list of metrics such as [{name: request-duration}], got %r" % (metrics,))
+    for index, item in enumerate(metrics):
+        extra = sorted(set(item) - set(JUDGE_METRIC_KEYS)) if isinstance(item, dict) else []
+        if extra:
+            raise SettingsError("rollout_analysis.judge.metrics[%d].%s is not an option; a judged metric takes %s"
+                                % (index, extra[0], ", ".join(JUDGE_METRIC_KEYS)))
+    interval_text = analysis.get("interval")
+    lookback = judge.get("lookback") or interval_text
+    lookback_seconds = _judge_duration(lookback, "lookback")
+    if lookback_seconds < interval_seconds:
+        raise SettingsError("rollout_analysis.judge.lookback %s is shorter than rollout_analysis.interval %s: the comparison looks back "
+                            "over the interval or longer (leave it empty for the interval)" % (lookback, interval_text))
+    step = judge.get("step") or "%ds" % max(int(lookback_seconds // JUDGE_STEPS), 1)
+    step_seconds = _judge_duration(step, "step")
+    rate_window = judge.get("interval") or None
+    if rate_window is not None:
+        _judge_duration(rate_window, "interval")
+    try:
+        confidence = compare.check_confidence(judge.get("confidence", compare.DEFAULT_CONFIDENCE), "rollout_analysis.judge.confidence")
+        min_samples = compare.check_min_samples(_integer(judge["min_samples"], "rollout_analysis.judge.min_samples")
+                                                if judge.get("min_samples") is not None else compare.DEFAULT_MIN_SAMPLES)
+        thresholds = compare.Thresholds.from_option(judge.get("thresholds"), "rollout_analysis.judge.thresholds")
+        no_data = compare.check_on_no_data(judge.get("on_no_data") or on_no_data, "rollout_analysis.judge.on_no_data")
+        sampling.build_metrics(provider, metrics, rate_window or step, confidence, min_samples)
+    except compare.CompareConfigError as exc:
+        raise _judge_error(str(exc))
+    samples = int(lookback_seconds // step_seconds) + 1
+    if samples > sampling.MAX_SAMPLES:
+        raise SettingsError("rollout_analysis.judge.step %s gives %d samples per side over the lookback %s, more than the %d judged: "
+                            "use a longer step" % (step, samples, lookback, sampling.MAX_SAMPLES))
+    if samples < min_samples:
+        raise SettingsError("rollout_analysis.judge.step %s gives %d samples per side over the lookback %s, fewer than min_samples %d: "
+                            "shorten the step or lengthen rollout_analysis.judge.lookback" % (step, samples, lookback, min_samples))
+    return {"enabled": True, "metrics": metrics, "confidence": confidence, "min_samples": min_samples,
+            "thresholds": thresholds.to_dict(), "lookback": lookback, "step": step, "interval": rate_window, "on_no_data": no_data,
+            "samples": samples}
