@@ -11,6 +11,7 @@ import pytest
 from tests.mesh import podinfo_deployment
 
 from .conftest import Canary, kill_group
+from .test_rollout_safety import Output
 
 pytestmark = pytest.mark.prometheus
 
@@ -60,19 +61,15 @@ def test_over_the_limit_fails_fast_naming_the_holder_then_runs_after_it(pair):
     limit = {"rollout_concurrency": {"namespace": 1, "on_limit": "fail"}}
     first.release("6.0.1")
     second.release("6.0.1")
-    run = first.start(rollout_analysis=SLOW, **limit)
+    run = Output(first.start(rollout_analysis=SLOW, **limit))
     try:
-        deadline = time.monotonic() + 120
-        while canary_weight(first) == 0 and time.monotonic() < deadline and run.poll() is None:
-            time.sleep(0.2)
-        assert canary_weight(first) > 0, "the first canary never got traffic"
+        run.wait_for("canary weight 20", timeout=240)
         started = time.monotonic()
         rc, out = second.run(rollout_analysis=SLOW, **limit)
         refused_in = time.monotonic() - started
-        first_rc = run.wait(timeout=180)
-        first_out = run.stdout.read()
+        first_rc, first_out = run.finish(timeout=240)
     finally:
-        kill_group(run)
+        kill_group(run.process)
     print("refused in %.1f s (a whole ansible-playbook run)" % refused_in)
     assert first_rc == 0, first_out
     assert rc != 0
@@ -106,17 +103,17 @@ def test_started_together_one_analyses_while_the_other_waits(pair):
                          first.status().get("phase"), second.status().get("phase")))
             time.sleep(0.1)
 
-    runs = [first.start(rollout_analysis=SLOW, **limit), second.start(rollout_analysis=SLOW, **limit)]
+    runs = [Output(first.start(rollout_analysis=SLOW, **limit)), Output(second.start(rollout_analysis=SLOW, **limit))]
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     try:
-        codes = [run.wait(timeout=300) for run in runs]
-        outputs = [run.stdout.read() for run in runs]
+        finished = [run.finish(timeout=400) for run in runs]
     finally:
         stop.set()
         poller.join()
         for run in runs:
-            kill_group(run)
+            kill_group(run.process)
+    codes, outputs = [rc for rc, _out in finished], [out for _rc, out in finished]
     assert codes == [0, 0], outputs
     # never both with traffic; while one had traffic the other was recorded Waiting at some point
     assert not [s for s in seen if s[1] > 0 and s[2] > 0], "both canaries had traffic at once"
