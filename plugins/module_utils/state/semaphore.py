@@ -122,8 +122,8 @@ def describe_holders(slots, now):
         if is_free(spec, now):
             continue
         until = lk.expires_at(spec)
-        names.append("%s (slot %s, expires in %ds)" % (slot_canary(spec), lease["metadata"]["name"],
-                                                          int(round((until - now).total_seconds()))))
+        seconds = int(round((until - now).total_seconds()))
+        names.append("%s (slot %s, expires in %ds)" % (slot_canary(spec), lease["metadata"]["name"], seconds))
     return names
 
 
