@@ -63,11 +63,11 @@ def test_over_the_limit_fails_fast_naming_the_holder_then_runs_after_it(pair):
     second.release("6.0.1")
     run = Output(first.start(rollout_analysis=SLOW, **limit))
     try:
-        run.wait_for("canary weight 20", timeout=240)
+        run.wait_for("canary weight 20", timeout=600)
         started = time.monotonic()
         rc, out = second.run(rollout_analysis=SLOW, **limit)
         refused_in = time.monotonic() - started
-        first_rc, first_out = run.finish(timeout=240)
+        first_rc, first_out = run.finish(timeout=600)
     finally:
         kill_group(run.process)
     print("refused in %.1f s (a whole ansible-playbook run)" % refused_in)
