@@ -120,9 +120,16 @@ def main():
     parser.add_argument("--write", default=None, help="write the report to this Markdown file")
     parser.add_argument("--judge", action="store_true", help="measure the canary-versus-primary judge instead (judge_benchmark)")
     parser.add_argument("--judge-seconds", type=int, default=200, help="seconds of traffic sampled per condition (--judge)")
+    parser.add_argument("--concurrency", default=None, metavar="N,N,...",
+                        help="instead: N canaries in parallel from one ansible-playbook for each N (e.g. 1,10,25,50); "
+                             "appends its section to --write")
     args = parser.parse_args()
     if args.judge:
         return judge_benchmark(args)
+    if args.concurrency:
+        concurrency_benchmark([int(n) for n in args.concurrency.split(",")], args.interval,
+                              args.dir or tempfile.mkdtemp(prefix="pd-bench-"), args.write)
+        return
 
     lab_dir = args.dir or tempfile.mkdtemp(prefix="pd-bench-")
     logs = os.path.join(lab_dir, "benchmark-logs")
@@ -189,6 +196,166 @@ def main():
     finally:
         subprocess.call([sys.executable, "-m", "tests.lab", "down", "--dir", lab_dir], cwd=REPO)
 
+
+
+# -- many canaries from one runner (issue 15; docs/benchmarks.md, "Many canaries in parallel") -----------------------------
+
+
+class TreeSampler(threading.Thread):
+    """Peak of the summed RSS of a process and all its descendants, sampled from /proc every 0.2 s."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.peak_processes = 0
+        self._halt = threading.Event()
+
+    @staticmethod
+    def _table():
+        parents, rss = {}, {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                with open("/proc/%s/statm" % entry) as handle:
+                    pages = int(handle.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # the process ended meanwhile
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
+        return parents, rss
+
+    def run(self):
+        while not self._halt.is_set():
+            parents, rss = self._table()
+            tree, frontier = {self.pid}, [self.pid]
+            while frontier:
+                parent = frontier.pop()
+                children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+                tree.update(children)
+                frontier.extend(children)
+            total = sum(rss.get(pid, 0) for pid in tree)
+            if total > self.peak:
+                self.peak, self.peak_processes = total, len(tree)
+            time.sleep(0.2)
+
+    def stop(self):
+        self._halt.set()
+        self.join(timeout=5)
+
+
+def concurrency_run(lab, count, playbook_vars, work_dir, name):
+    """One ansible-playbook driving ``count`` canaries (hosts c0.., ansible_connection=local, forks=count):
+    (return code, wall seconds, peak RSS bytes of its process tree, CPU seconds of the tree, peak processes)."""
+    import resource
+
+    hosts = dict(("c%d" % index, dict(playbook_vars, rollout_namespace="bench-%d" % index, ansible_connection="local"))
+                 for index in range(count))
+    inventory = os.path.join(work_dir, "inventory-%d.yml" % count)
+    with open(inventory, "w") as handle:
+        yaml.safe_dump({"all": {"hosts": hosts}}, handle)
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, ".build", "collections"),
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORKS": str(count),
+        "ANSIBLE_LOCAL_TEMP": os.path.join(work_dir, "ansible-tmp"),
+    })
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    with open(os.path.join(work_dir, "%s-%d.log" % (name, count)), "w") as log:
+        process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "progressive.delivery.rollout",
+                                    "-i", inventory, "-e", "rollout_hosts=all"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        sampler = TreeSampler(process.pid)
+        sampler.start()
+        rc = process.wait()
+        sampler.stop()
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return rc, wall, sampler.peak, cpu, sampler.peak_processes
+
+
+def concurrency_benchmark(counts, interval, lab_dir, write=None):
+    """N canaries in N namespaces from one ansible-playbook, for each N of ``counts``: the rollout of podinfo 6.0.1
+    (after an initializing run) measured for wall time, peak RSS of the process tree and CPU seconds."""
+    logs = os.path.join(lab_dir, "benchmark-logs")
+    os.makedirs(logs, exist_ok=True)
+    subprocess.check_call([sys.executable, "-m", "tests.lab", "up", "--dir", lab_dir], cwd=REPO)
+    rows = []
+    try:
+        with open(os.path.join(lab_dir, "lab.json")) as handle:
+            lab = json.load(handle)
+        config.load_kube_config(lab["kubeconfig"])
+        apps, core = client.AppsV1Api(), client.CoreV1Api()
+        from tests.mesh import podinfo_deployment
+
+        playbook_vars = {
+            "rollout_target": TARGET, "rollout_kubeconfig": lab["kubeconfig"], "rollout_prometheus": {"url": lab["prometheus"]},
+            "rollout_progress_deadline_seconds": 300, "rollout_scale_down_delay": 0, "rollout_report": False,
+            "rollout_analysis": {"interval": "%ds" % interval, "threshold": 2, "step_weights": [50],
+                                 "metrics": [{"name": "error-free", "query": "vector(100)", "threshold_range": {"min": 99}}]},
+        }
+        made = 0
+        for count in counts:
+            for index in range(made, count):
+                core.create_namespace({"metadata": {"name": "bench-%d" % index}})
+                apps.create_namespaced_deployment("bench-%d" % index, podinfo_deployment("bench-%d" % index, "6.0.0", replicas=1))
+            made = max(made, count)
+            print("benchmark: %d canaries - initializing" % count, flush=True)
+            rc = concurrency_run(lab, count, playbook_vars, logs, "init")[0]
+            if rc:
+                raise SystemExit("initializing %d canaries failed, see %s/init-%d.log" % (count, logs, count))
+            for index in range(count):
+                release_in(apps, "bench-%d" % index, "6.0.1" if "6.0.1" not in image_in(apps, "bench-%d" % index) else "6.0.3")
+            print("benchmark: %d canaries - rolling out" % count, flush=True)
+            rc, wall, rss, cpu, processes = concurrency_run(lab, count, playbook_vars, logs, "rollout")
+            if rc:
+                raise SystemExit("rolling out %d canaries failed, see %s/rollout-%d.log" % (count, logs, count))
+            rows.append({"canaries": count, "wall_seconds": wall, "peak_rss_bytes": rss, "cpu_seconds": cpu, "peak_processes": processes})
+            print("benchmark: %d canaries: %.1f s wall, %.0f MiB peak RSS (%d processes), %.1f CPU s"
+                  % (count, wall, rss / 2.0 ** 20, processes, cpu), flush=True)
+            with open(os.path.join(logs, "concurrency.json"), "w") as handle:
+                json.dump(rows, handle, indent=2)
+    finally:
+        subprocess.call([sys.executable, "-m", "tests.lab", "down", "--dir", lab_dir], cwd=REPO)
+    report = render_concurrency(rows, interval)
+    print(report)
+    if write:
+        with open(write, "a") as handle:
+            handle.write(report)
+    return rows
+
+
+def image_in(apps, namespace):
+    return apps.read_namespaced_deployment(TARGET, namespace).spec.template.spec.containers[0].image
+
+
+def release_in(apps, namespace, version):
+    deployment = apps.read_namespaced_deployment(TARGET, namespace)
+    deployment.spec.template.spec.containers[0].image = IMAGE + version
+    apps.replace_namespaced_deployment(TARGET, namespace, deployment)
+
+
+def render_concurrency(rows, interval):
+    alone = next((row["wall_seconds"] for row in rows if row["canaries"] == 1), None)
+    lines = ["", "## Many canaries in parallel from one runner", "",
+             "Measured %s on %s (%d cores, Python %s), one lab; N canaries in N namespaces driven by ONE ansible-playbook "
+             "(N inventory hosts, `ansible_connection=local`, forks N), each rolling out podinfo 6.0.1 (interval %d s, "
+             "one step of 50 %%, a constant metric). RSS: the playbook's whole process tree summed, sampled every 0.2 s; "
+             "CPU: the tree's user + system seconds (rusage of the waited children)." % (
+                 datetime.date.today().isoformat(), platform.node() or "this machine", os.cpu_count(), platform.python_version(), interval),
+             "", "| canaries | wall time | vs one alone | peak RSS (tree) | processes at peak | CPU seconds |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        ratio = "%.2fx" % (row["wall_seconds"] / alone) if alone else "-"
+        lines.append("| %d | %.1f s | %s | %.0f MiB | %d | %.1f |" % (
+            row["canaries"], row["wall_seconds"], ratio, row["peak_rss_bytes"] / 2.0 ** 20, row["peak_processes"], row["cpu_seconds"]))
+    return "\n".join(lines) + "\n"
 
 def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula, fault_to_safety, budget, faulty_seconds):
     cpu = "%d cores" % os.cpu_count()

@@ -431,7 +431,10 @@ def validate(variables):
     names = dict(target_names(variables["target"]), primary=routing["primary"])
     report = report_settings(variables)
     metrics_push = metrics_push_settings(variables.get("metrics_push"))
+    concurrency = concurrency_settings(variables.get("concurrency"), interval, deadline,
+                                       lock_ttl or max(int(round(interval)), MIN_LOCK_TTL))
     return {
+        "concurrency": concurrency,
         "report": report,
         "metrics_push": metrics_push,
         "hooks": hooks,
@@ -651,3 +654,53 @@ def judge_settings(analysis, interval_seconds, provider="istio", on_no_data="fai
     return {"enabled": True, "metrics": metrics, "confidence": confidence, "min_samples": min_samples,
             "thresholds": thresholds.to_dict(), "lookback": lookback, "step": step, "interval": rate_window, "on_no_data": no_data,
             "samples": samples}
+# -- the concurrency limit of canaries (docs/rollout.md, "Concurrency limit") --------------------------------
+
+CONCURRENCY_KEYS = ("namespace", "cluster", "on_limit", "wait_timeout", "cluster_namespace")
+CONCURRENCY_MAX = 1000
+
+
+def concurrency_settings(concurrency, interval, deadline, lock_ttl):
+    """rollout_concurrency: how many canaries may analyse at once per namespace / cluster (slot Leases), off when both null.
+
+    The slot is held as long as the lock may go without renewal plus the progress deadline (a canary becoming ready),
+    and renewed at every interval; a run over the limit asks again every interval (at least 1 s) until wait_timeout."""
+    if concurrency is None:
+        concurrency = {}
+    if not isinstance(concurrency, dict):
+        raise SettingsError("rollout_concurrency must be a dictionary such as {namespace: 2, cluster: 10, cluster_namespace: "
+                            "progressive-delivery}, got %r" % (concurrency,))
+    unknown = sorted(set(concurrency) - set(CONCURRENCY_KEYS))
+    if unknown:
+        raise SettingsError("rollout_concurrency.%s is not an option; use %s" % (unknown[0], ", ".join(CONCURRENCY_KEYS)))
+    limits = {}
+    for scope in ("namespace", "cluster"):
+        value = concurrency.get(scope)
+        if value is None:
+            limits[scope] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > CONCURRENCY_MAX:
+            raise SettingsError("rollout_concurrency.%s must be a whole number of canaries from 1 to %d (null for no limit), got %r"
+                                % (scope, CONCURRENCY_MAX, value))
+        limits[scope] = value
+    on_limit = concurrency.get("on_limit") or "wait"
+    _choice(on_limit, "rollout_concurrency.on_limit", ("wait", "fail"))
+    wait_timeout = _integer(concurrency.get("wait_timeout", 600), "rollout_concurrency.wait_timeout", 1)
+    cluster_namespace = concurrency.get("cluster_namespace") or ""
+    if not isinstance(cluster_namespace, str) or (cluster_namespace and not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", cluster_namespace)):
+        raise SettingsError("rollout_concurrency.cluster_namespace must be the name of a namespace, got %r" % (cluster_namespace,))
+    if limits["cluster"] is not None and not cluster_namespace:
+        raise SettingsError("rollout_concurrency.cluster_namespace must name the namespace where the cluster-wide slots live "
+                            "(the same for every canary), since rollout_concurrency.cluster is set")
+    poll = max(int(round(interval)), 1)
+    return {
+        "enabled": limits["namespace"] is not None or limits["cluster"] is not None,
+        "namespace": limits["namespace"],
+        "cluster": limits["cluster"],
+        "on_limit": on_limit,
+        "wait_timeout": wait_timeout,
+        "cluster_namespace": cluster_namespace,
+        "poll": poll,
+        "retries": max(wait_timeout // poll, 1) if on_limit == "wait" else 0,
+        "ttl": deadline + lock_ttl,
+    }
