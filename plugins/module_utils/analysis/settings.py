@@ -654,6 +654,8 @@ def judge_settings(analysis, interval_seconds, provider="istio", on_no_data="fai
     return {"enabled": True, "metrics": metrics, "confidence": confidence, "min_samples": min_samples,
             "thresholds": thresholds.to_dict(), "lookback": lookback, "step": step, "interval": rate_window, "on_no_data": no_data,
             "samples": samples}
+
+
 # -- the concurrency limit of canaries (docs/rollout.md, "Concurrency limit") --------------------------------
 
 CONCURRENCY_KEYS = ("namespace", "cluster", "on_limit", "wait_timeout", "cluster_namespace")
