@@ -13,7 +13,7 @@ short_description: Roll a canary back - all traffic to the primary, the target s
 version_added: 1.0.0
 description:
   - In one idempotent call routes 100% of the traffic to the primary, removes the A/B route and the mirror, scales the target
-    Deployment to 0 replicas. Only the target's C(spec.replicas) is written: no annotation or label on its metadata, which a
+    Deployment to 0 replicas. Only the target's C(spec.replicas) is written, no annotation or label on its metadata, which a
     GitOps controller (Argo CD, Flux) would show as drift from Git; O(reason) is returned (the rollout role records it in the
     status ConfigMap).
   - The order is fixed - the route first, always; then a wait until the mesh serves it (O(scale_down_delay), Argo Rollouts'
