@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Changes, ClusterError, RolloutInterrupted, overlay, strip_object
-from ansible_collections.progressive.delivery.plugins.module_utils._names import ROLLBACK_REASON_ANNOTATION, apex_name, is_managed, primary_name, status_name
+from ansible_collections.progressive.delivery.plugins.module_utils._names import apex_name, is_managed, primary_name, status_name
 from ansible_collections.progressive.delivery.plugins.module_utils import _options as options
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import get_router
 from ansible_collections.progressive.delivery.plugins.module_utils.routing.services import build_services, service_port
@@ -212,11 +212,9 @@ def run_init(module):
     })
 
 
-def _scale_to_zero(cluster, target, changes, annotations=None):
-    desired = {"spec": {"replicas": 0}}
-    if annotations:
-        desired["metadata"] = {"annotations": annotations}
-    return cluster.write(target, overlay(target, desired), changes, claimed=REPLICAS)
+def _scale_to_zero(cluster, target, changes):
+    # spec.replicas only: nothing on the target's metadata, which its Git source would show as drift (Argo CD, Flux).
+    return cluster.write(target, overlay(target, {"spec": {"replicas": 0}}), changes, claimed=REPLICAS)
 
 
 def run_scale(module):
@@ -282,7 +280,7 @@ def _drain(module, router, delay, read_status=True):
     return round(time.monotonic() - started, 3), reconciled
 
 
-def _drain_and_scale_down(module, router, target, changes, read_status=True, annotations=None):
+def _drain_and_scale_down(module, router, target, changes, read_status=True):
     """Scale ``target`` to 0 once the route that took its traffic away is served; ``(scaled_down, seconds, reconciled)``.
 
     Waits only when there are pods to remove, so a second call with nothing to change neither
@@ -297,7 +295,7 @@ def _drain_and_scale_down(module, router, target, changes, read_status=True, ann
             # Read again after the wait: an autoscaler or a user may have changed the target meanwhile.
             target = _get_target(router.cluster, params["namespace"], params["target"])
     scaled_down = bool(_replicas(target))
-    _scale_to_zero(router.cluster, target, changes, annotations)
+    _scale_to_zero(router.cluster, target, changes)
     return scaled_down, seconds, reconciled
 
 
@@ -470,9 +468,9 @@ def run_rollback(module):
     # The route first, always: whatever happens to the scale-down, the primary takes the traffic.
     previous, obj = router.write_routes(obj, router.weights_for(0), None, False, None, changes, roles=("primary",))
     weights = router.get_routes(obj)["weights"]
-    annotations = {ROLLBACK_REASON_ANNOTATION: params["reason"]} if params.get("reason") else None
+    # The reason is returned (the role records it in the status ConfigMap), never written on the user's target.
     try:
-        scaled_down, drained, reconciled = _drain_and_scale_down(module, router, target, changes, annotations=annotations)
+        scaled_down, drained, reconciled = _drain_and_scale_down(module, router, target, changes)
     except (CanaryError, ClusterError) as exc:
         module.fail("the traffic is on the primary (weights %d/%d), but scaling the target down failed: %s; run "
                     "progressive.delivery.canary_rollback again (it is idempotent) or scale the target to 0"

@@ -23,10 +23,6 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "progressive.delivery"
 TARGET_LABEL = "progressive.delivery/target"
 
-ROLLBACK_REASON_ANNOTATION = "progressive.delivery/rollback-reason"
-# apimachinery's TotalAnnotationSizeLimitB: the keys and values of all annotations of an object together.
-ANNOTATIONS_SIZE_LIMIT = 256 * 1024
-
 
 def primary_name(name):
     """``<name>-primary``: the primary Deployment, Service, DestinationRule, config copy or HPA."""

@@ -16,10 +16,8 @@ __metaclass__ = type
 
 from ansible_collections.progressive.delivery.plugins.module_utils._errors import CanaryError
 from ansible_collections.progressive.delivery.plugins.module_utils._names import (
-    ANNOTATIONS_SIZE_LIMIT,
     CANARY_SUFFIX,
     PRIMARY_SUFFIX,
-    ROLLBACK_REASON_ANNOTATION,
     check_name,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import router_class
@@ -147,15 +145,10 @@ def validate_promote(params):
 
 
 def validate_rollback(params):
-    """Every option of canary_rollback; the reason is recorded in an annotation, which has a size limit."""
+    """Every option of canary_rollback; the reason is only returned (nothing is written on the target)."""
     _common(params)
     _routing(params)
     reason = params.get("reason")
     if reason is not None:
         if not isinstance(reason, str):
             raise CanaryError("reason must be a string, got %r" % (reason,), field="reason")
-        size = len(reason.encode("utf-8"))
-        if size + len(ROLLBACK_REASON_ANNOTATION) > ANNOTATIONS_SIZE_LIMIT:
-            raise CanaryError("reason is %d bytes long; it is recorded in the annotation %s and Kubernetes allows %d bytes for all "
-                              "annotations of an object together: shorten it" % (size, ROLLBACK_REASON_ANNOTATION, ANNOTATIONS_SIZE_LIMIT),
-                              field="reason")

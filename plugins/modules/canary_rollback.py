@@ -13,7 +13,9 @@ short_description: Roll a canary back - all traffic to the primary, the target s
 version_added: 1.0.0
 description:
   - In one idempotent call routes 100% of the traffic to the primary, removes the A/B route and the mirror, scales the target
-    Deployment to 0 replicas and records O(reason) in the target's annotation C(progressive.delivery/rollback-reason).
+    Deployment to 0 replicas. Only the target's C(spec.replicas) is written, no annotation or label on its metadata, which a
+    GitOps controller (Argo CD, Flux) would show as drift from Git; O(reason) is returned (the rollout role records it in the
+    status ConfigMap).
   - The order is fixed - the route first, always; then a wait until the mesh serves it (O(scale_down_delay), Argo Rollouts'
     C(abortScaleDownDelaySeconds)); then the scale-down. When the scale-down part fails, the task fails with a message saying
     that the traffic is on the primary, and returns RV(weights) and RV(previous_weights) anyway.
@@ -46,8 +48,7 @@ attributes:
 options:
   reason:
     description:
-      - Why the canary is rolled back (for example the failed check); recorded on the target and returned.
-      - It is an annotation, so it must fit in Kubernetes' 256 KiB for all annotations of the target together.
+      - Why the canary is rolled back (for example the failed check); returned as RV(reason). Nothing is written on the target.
     type: str
   scale_down_delay:
     description:

@@ -127,6 +127,7 @@ def test_rollback_repairs_a_half_changed_virtual_service(initialised):
     lab.store.update(broken)
 
     before = snapshot(lab)
+    before_target = lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo")
     predicted = run_module(canary_rollback, lab, dict(ARGS, **NOW, reason="success rate 87% < 99%"), check=True)
     assert not predicted.get("failed"), predicted
     assert snapshot(lab) == before
@@ -142,7 +143,9 @@ def test_rollback_repairs_a_half_changed_virtual_service(initialised):
                                 {"destination": {"host": "podinfo-canary"}, "weight": 0}]
     target = lab.store.get("apps/v1", "Deployment", lab.namespace, "podinfo")
     assert target["spec"]["replicas"] == 0
-    assert target["metadata"]["annotations"]["progressive.delivery/rollback-reason"] == "success rate 87% < 99%"
+    assert target["metadata"].get("annotations") == before_target["metadata"].get("annotations"), "no drift on the target's metadata"
+    assert target["metadata"].get("labels") == before_target["metadata"].get("labels")
+    assert real["reason"] == "success rate 87% < 99%"
     assert target["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":6.0.2"), "the target keeps its spec"
     validate_object(vs(lab))
 
