@@ -415,7 +415,7 @@ def validate(variables):
         judged = judge_settings(analysis, interval, provider, on_no_data)
         prometheus = _prometheus(variables.get("prometheus") or {}, metrics or judged["metrics"])
         load = _load(variables.get("load") or {})
-        fast_abort = fast_abort_settings(analysis, metrics, load, interval)
+        fast_abort = fast_abort_settings(analysis, metrics, load, interval, metric_interval)
     else:
         judged = {"enabled": False, "metrics": []}
         provider, on_no_data, metrics = analysis.get("provider"), analysis.get("on_no_data"), analysis.get("metrics") or []
@@ -532,7 +532,7 @@ def _resolved_metrics(metrics, templates):
 FAST_ABORT_METRIC = "request-success-rate"
 
 
-def fast_abort_settings(analysis, metrics, load, interval_seconds):
+def fast_abort_settings(analysis, metrics, load, interval_seconds, metric_interval=None):
     """rollout_analysis.fast_abort, checked: ``{enabled, false_alarm_rate, ratio, poll, min_success_rate,
     expected_requests}``. ``poll`` None means Prometheus' scrape interval (the preflight reads it and checks a given
     poll against it: fast_abort.check_poll). ``expected_requests``: what the role's load sends the canary in an interval
@@ -572,7 +572,10 @@ def fast_abort_settings(analysis, metrics, load, interval_seconds):
         message = exc.message if exc.message.startswith("rollout_analysis.") else "rollout_analysis." + exc.message
         raise SettingsError(message)
     expected = None
-    if load.get("url"):
+    window = schedule.duration_seconds(spec.get("interval") or metric_interval or analysis["interval"])
+    # "Unreachable" is certain only when the metric judges the interval itself: over a longer window (Flagger's 1m
+    # default) the failures counted now may be outweighed by the earlier requests, and only the sequential test applies.
+    if load.get("url") and window <= interval_seconds:
         # the role's load runs interval - 1 s (tasks/step.yml), on the canary's host when rollout_load.host names it
         expected = int(load["qps"] * max(int(interval_seconds - 1), 1))
     return {"enabled": True, "false_alarm_rate": test["alpha"], "ratio": test["ratio"], "poll": None if poll is None else float(poll),

@@ -8,9 +8,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis impo
 from tests.unit.plugins.module_utils.analysis.test_settings import BASE
 
 
-def validate(fast_abort, metrics=None, load=None):
+def validate(fast_abort, metrics=None, load=None, metric_interval=None):
     variables = copy.deepcopy(BASE)
     variables["analysis"]["interval"] = "10s"
+    if metric_interval:
+        variables["analysis"]["metric_interval"] = metric_interval
     variables["analysis"]["fast_abort"] = fast_abort
     if metrics is not None:
         variables["analysis"]["metrics"] = metrics
@@ -24,9 +26,13 @@ def test_off_by_default_and_normalised_when_on():
     assert validate({"enabled": False, "ratio": 0}) == {"enabled": False}
     assert validate({"enabled": True}) == {"enabled": True, "false_alarm_rate": 0.01, "ratio": 3.0, "poll": None,
                                            "min_success_rate": 99.0, "expected_requests": None}
-    # the role's load: qps x its duration (the interval minus 1 s)
-    on = validate({"enabled": "true", "false_alarm_rate": "0.05", "poll": "2"}, load={"url": "http://podinfo-canary:9898/", "qps": 10})
+    # the role's load: qps x its duration (the interval minus 1 s), when the metric judges the interval itself
+    on = validate({"enabled": "true", "false_alarm_rate": "0.05", "poll": "2"}, load={"url": "http://podinfo-canary:9898/", "qps": 10},
+                  metric_interval="10s")
     assert on["false_alarm_rate"] == 0.05 and on["poll"] == 2.0 and on["expected_requests"] == 90
+    # over Flagger's 1m window the requests before the interval count too: no "unreachable" rule, only the sequential test
+    longer = validate({"enabled": True}, load={"url": "http://podinfo-canary:9898/", "qps": 10})
+    assert longer["expected_requests"] is None
 
 
 @pytest.mark.parametrize("fast_abort, metrics, message", [
