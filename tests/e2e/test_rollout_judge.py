@@ -43,19 +43,27 @@ def judged(entry):
 
 def test_identical_versions_pass_and_promote_with_the_numbers_recorded(canary):
     canary.release("6.0.1")
+    # threshold 2: on a loaded lab the first interval's canary side has, now and then, no sample yet (its load starts
+    # with the interval); such an interval is NoData, named, and must not be the only one judged
     with primary_traffic(canary) as traffic:
-        rc, out = canary.run(rollout_analysis=ANALYSIS, rollout_load=load(canary), timeout=480)
+        rc, out = canary.run(rollout_analysis=dict(ANALYSIS, threshold=2), rollout_load=load(canary), timeout=480)
     assert rc == 0, out
     assert traffic.statuses[200] > 100, traffic.statuses
     status = canary.status()
     assert status["phase"] == "Succeeded", out
     assert canary.image("podinfo-primary").endswith(":6.0.1")
     intervals = [entry for entry in status["history"] if any(m["name"] == "canary-vs-primary" for m in entry["metrics"])]
-    assert len(intervals) == 2, json.dumps(status["history"], indent=1)
+    passed = [entry for entry in intervals if judged(entry)["canary-vs-primary"]["status"] == "pass"]
+    assert len(intervals) >= 2 and len(passed) >= 2, json.dumps(status["history"], indent=1)
     for entry in intervals:
+        verdict = judged(entry)["canary-vs-primary"]
+        assert verdict["status"] in ("pass", "no_data"), entry   # never Fail or Marginal on identical versions
+        if verdict["status"] == "no_data":
+            assert "no usable samples" in verdict["message"], entry
+    for entry in passed:
         metrics = judged(entry)
         verdict = metrics["canary-vs-primary"]
-        assert verdict["judgment"] == "Pass" and verdict["status"] == "pass", entry
+        assert verdict["judgment"] == "Pass", entry
         assert verdict["value"] == 100.0   # the score
         for name in ("judge:request-success-rate", "judge:request-duration"):
             assert metrics[name]["judgment"] == "Pass", entry
