@@ -580,6 +580,8 @@ def fast_abort_settings(analysis, metrics, load, interval_seconds, metric_interv
         expected = int(load["qps"] * max(int(interval_seconds - 1), 1))
     return {"enabled": True, "false_alarm_rate": test["alpha"], "ratio": test["ratio"], "poll": None if poll is None else float(poll),
             "min_success_rate": test["min_success_rate"], "expected_requests": expected}
+
+
 # -- canary versus primary (docs/rollout.md, "Canary versus primary") ---------------------------------------------
 JUDGE_METRIC_KEYS = ("name", "template", "query", "direction", "critical", "weight", "confidence", "interval", "effect_size")
 JUDGE_KEYS = ("metrics", "confidence", "min_samples", "thresholds", "lookback", "step", "interval", "on_no_data")
