@@ -13,9 +13,10 @@ stage() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 stage "upstream programs for the lab (scripts/build_lab_binaries.sh)"
 scripts/build_lab_binaries.sh
 
-# Most tests wait on intervals, readiness and traffic rather than compute, so two workers (pytest-xdist, a whole
-# file per worker, each worker with a lab of its own) halve the wall time on two cores. The few tests that assert
-# a bound of a few seconds (marker `timing`) run afterwards on their own, so the other worker's load cannot eat it.
+# Two workers (pytest-xdist, a whole file per worker, each worker with a lab of its own). On two cores the gain is
+# modest - each end-to-end test runs 1.6-2x slower beside the other worker (docs/testing.md) - but it keeps the run
+# inside CI's budget. The few tests that assert a bound of a few seconds (marker `timing`) run afterwards on their
+# own, so the other worker's load cannot eat it.
 workers="${PYTEST_WORKERS:-2}"
 stage "pytest: unit, module, analysis, lab and end-to-end tests ($workers workers)"
 mkdir -p .build
