@@ -17,7 +17,10 @@ pytestmark = pytest.mark.prometheus
 
 VS = ("networking.istio.io/v1beta1", "VirtualService")
 LEASE = ("coordination.k8s.io/v1", "Lease")
+# the first canary's analysis outlasts the second's whole ansible-playbook run
 SLOW = {"interval": "2s", "step_weights": [20, 40, 60, 80]}
+# one step: the holder has traffic for an interval and more, enough for the waiter to be seen Waiting meanwhile
+SHORT = {"interval": "2s", "step_weights": [50]}
 
 
 def renamed(deployment, name):
@@ -81,11 +84,7 @@ def test_over_the_limit_fails_fast_naming_the_holder_then_runs_after_it(pair):
     assert second.replicas("podinfo-b") == 0 and canary_weight(second) == 0
     assert second.status()["phase"] == "Initialized"
     assert first.status()["phase"] == "Succeeded"
-    # the first run gave its slot back when it ended: the second canary now runs
-    assert slot_holders(first) == {"progressive-delivery-slot-0": None}
-    rc, out = second.run(rollout_analysis={"step_weights": [50]}, **limit)
-    assert rc == 0, out
-    assert second.status()["phase"] == "Succeeded" and second.image("podinfo-b-primary").endswith(":6.0.1")
+    # the first run gave its slot back when it ended (that a waiting canary then runs is the next test's)
     assert slot_holders(first) == {"progressive-delivery-slot-0": None}
 
 
@@ -103,7 +102,7 @@ def test_started_together_one_analyses_while_the_other_waits(pair):
                          first.status().get("phase"), second.status().get("phase")))
             time.sleep(0.1)
 
-    runs = [Output(first.start(rollout_analysis=SLOW, **limit)), Output(second.start(rollout_analysis=SLOW, **limit))]
+    runs = [Output(first.start(rollout_analysis=SHORT, **limit)), Output(second.start(rollout_analysis=SHORT, **limit))]
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     try:
@@ -132,8 +131,8 @@ def test_started_together_one_analyses_while_the_other_waits(pair):
     assert set(slot_holders(first).values()) == {None}
 
 
-def test_a_limit_of_zero_writes_nothing(pair):
-    first, _second = pair
+def test_a_limit_of_zero_writes_nothing(canary):
+    first = canary
     first.release("6.0.1")
 
     def snapshot():

@@ -69,7 +69,10 @@ def test_dry_run_of_a_new_revision_prints_the_schedule_and_the_diff_without_wait
 
 def test_dry_run_names_the_holder_of_the_lock(canary):
     canary.release("6.0.1")
-    run = canary.start(rollout_analysis={"interval": "2s", "step_weights": [30]}, rollout_gates=["promotion"])
+    # the lock's TTL is kept longer than a step can take on a loaded machine: at the default 10 s, a step that spends
+    # more than 10 s outside its waits (CI's two test workers) lets the lease run out just when the plan reads it
+    run = canary.start(rollout_analysis={"interval": "2s", "step_weights": [30]}, rollout_gates=["promotion"],
+                       rollout_lock_ttl=120)
     try:
         wait_for(lambda: canary.status().get("phase") == "WaitingPromotion", 240, "the run waiting for the promotion gate")
         before = cluster_state(canary)

@@ -25,7 +25,7 @@ PLAYBOOK_VARIABLES = {
 # The role's entry point each playbook runs.
 ENTRY_POINTS = {"playbooks/rollout.yml": "main", "playbooks/promote.yml": "promote", "playbooks/abort.yml": "abort",
                 "playbooks/status.yml": "status", "playbooks/gate.yml": "gate", "playbooks/reconcile.yml": "abort",
-                "playbooks/fleet.yml": "main"}
+                "playbooks/fleet.yml": "main", "playbooks/finalize.yml": "finalize"}
 
 
 def load(name):

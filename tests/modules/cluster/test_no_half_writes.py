@@ -131,14 +131,6 @@ def test_promote_with_a_negative_timeout_fails_before_touching_the_primary(initi
     assert result["field"] == "timeout"
 
 
-def test_rollback_with_a_reason_too_long_for_an_annotation_fails_before_routing(initialised):
-    lab = initialised
-    set_canary_weight(lab, 30)
-    result = refused(lab, canary_rollback, dict(ARGS, reason="failed checks: " + "x" * 300000), "reason is 300015 bytes long",
-                     "shorten it")
-    assert result["field"] == "reason"
-
-
 # --- the API server refuses the last object: nothing written at all ---------------------------
 
 
