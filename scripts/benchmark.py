@@ -6,7 +6,10 @@ Three measurements (issue 5):
   (b) fault-to-safety latency: from the moment a faulty canary first gets traffic (its weight
       leaves 0) to the moment the VirtualService routes 100% to the primary again, at interval 10 s
       and threshold 2 (goal: <= interval x threshold + 5 s);
-  (c) a whole rollout's wall time against Flagger's formula interval x (max_weight / step_weight).
+  (c) a whole rollout's wall time against Flagger's formula interval x (max_weight / step_weight);
+  (e) fast abort (issue 14): the same revision whose answers fail (the load on podinfo's /status/500, so its probes
+      stay healthy) rolled out with fast abort and without, side by side, against Flagger's interval x threshold;
+      then a healthy revision over --healthy-intervals intervals with fast abort on, counting false aborts (goal 0).
 
 Weight changes are observed from outside: a thread polls the VirtualService every 50 ms through the
 API server, so the numbers include everything the role does. Nothing is estimated: every number in
@@ -118,6 +121,7 @@ def main():
     parser.add_argument("--threshold", type=int, default=2)
     parser.add_argument("--dir", default=None, help="lab directory (default: a temporary one)")
     parser.add_argument("--write", default=None, help="write the report to this Markdown file")
+    parser.add_argument("--healthy-intervals", type=int, default=30, help="intervals of the healthy run with fast abort (e)")
     parser.add_argument("--judge", action="store_true", help="measure the canary-versus-primary judge instead (judge_benchmark)")
     parser.add_argument("--judge-seconds", type=int, default=200, help="seconds of traffic sampled per condition (--judge)")
     parser.add_argument("--concurrency", default=None, metavar="N,N,...",
@@ -183,12 +187,14 @@ def main():
         fault_to_safety = safe - first_traffic
         budget = args.interval * args.threshold + 5
 
+        fast_abort = fast_abort_measurements(lab, args, apps, custom, logs)
+
         with open(os.path.join(logs, "measurements.json"), "w") as handle:
             json.dump({"init_seconds": init_seconds, "rollout_seconds": rollout_seconds, "steps": steps,
                        "weight_changes": changes, "fault_to_safety": fault_to_safety, "faulty_seconds": faulty_seconds,
-                       "analysis_seconds": analysis_seconds}, handle, indent=2)
+                       "analysis_seconds": analysis_seconds, "fast_abort": fast_abort}, handle, indent=2)
         report = render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula,
-                        fault_to_safety, budget, faulty_seconds)
+                        fault_to_safety, budget, faulty_seconds) + fast_abort_render(args, fast_abort)
         print(report)
         if args.write:
             with open(args.write, "w") as handle:
@@ -196,6 +202,102 @@ def main():
     finally:
         subprocess.call([sys.executable, "-m", "tests.lab", "down", "--dir", lab_dir], cwd=REPO)
 
+
+
+# -- (e) fast abort against none, and false aborts of a healthy canary (issue 14) ----------------------------------------
+
+
+def new_revision(apps, version, run):
+    """The target at ``version`` with a pod template that differs by one environment variable: the same program as a new
+    revision (a revision once rolled back is not analysed again)."""
+    deployment = apps.read_namespaced_deployment(TARGET, NAMESPACE)
+    container = deployment.spec.template.spec.containers[0]
+    container.image = IMAGE + version
+    container.command = [c for c in (container.command or []) if not c.startswith("--random-error")]
+    container.env = [e for e in (container.env or []) if e.name != "BENCHMARK_RUN"] + [client.V1EnvVar(name="BENCHMARK_RUN", value=run)]
+    apps.replace_namespaced_deployment(TARGET, NAMESPACE, deployment)
+
+
+def watched_run(lab, custom, extra, log_path):
+    watcher = WeightWatcher(custom)
+    watcher.start()
+    rc, seconds = run_playbook(lab, extra, log_path)
+    watcher.stop()
+    with open(log_path) as handle:
+        output = handle.read()
+    return rc, seconds, watcher.changes, output
+
+
+def canary_reason(core):
+    status = core.read_namespaced_config_map(TARGET + "-canary-status", NAMESPACE).data["status.json"]
+    return json.loads(status).get("reason") or ""
+
+
+def fast_abort_measurements(lab, args, apps, custom, logs):
+    """(e): 6.0.3 whose every answer is a 500 (the load on /status/500), with fast abort and without, then a healthy
+    6.0.3 over args.healthy_intervals intervals with fast abort on."""
+    core = client.CoreV1Api()
+    success_rate = [{"name": "request-success-rate", "threshold_range": {"min": 99}, "interval": "%ds" % args.interval}]
+    failing = dict(role_vars(lab, args)["rollout_load"], url=lab["mesh"] + "/status/500")
+    results = {}
+    for name, enabled in (("with", True), ("without", False)):
+        print("benchmark: failing answers, %s fast abort" % name, flush=True)
+        new_revision(apps, "6.0.3", "failing-%s" % name)
+        extra = dict(role_vars(lab, args, metrics=success_rate, fast_abort={"enabled": enabled}), rollout_load=failing)
+        rc, seconds, changes, output = watched_run(lab, custom, extra, os.path.join(logs, "failing-%s-fast-abort.log" % name))
+        if rc == 0:
+            raise SystemExit("a canary whose answers all fail was promoted (%s fast abort), see %s" % (name, logs))
+        first = next(t for t, w in changes if w > 0)
+        back = next(t for t, w in changes if w == 0 and t > first)
+        results[name] = {"fault_to_safety": back - first, "run_seconds": seconds, "reason": canary_reason(core)}
+        print("benchmark: %s fast abort: %.2f s to 100/0 (%s)" % (name, back - first, results[name]["reason"]), flush=True)
+
+    print("benchmark: a healthy canary over %d intervals with fast abort" % args.healthy_intervals, flush=True)
+    new_revision(apps, "6.0.3", "healthy")
+    weights = [max(1, round(90.0 * (i + 1) / args.healthy_intervals)) for i in range(args.healthy_intervals)]
+    weights = sorted(set(weights))
+    extra = role_vars(lab, args)
+    extra["rollout_analysis"] = {"interval": "%ds" % args.interval, "threshold": args.threshold, "step_weights": weights,
+                                 "metrics": success_rate, "fast_abort": {"enabled": True}}
+    rc, seconds, changes, output = watched_run(lab, custom, extra, os.path.join(logs, "healthy-fast-abort.log"))
+    reason = canary_reason(core)
+    advances = [t for t, w in changes if w > 0]
+    results["healthy"] = {"rc": rc, "run_seconds": seconds, "intervals": len(weights), "weights_routed": len(advances),
+                          "false_aborts": output.count("fast abort: "), "reason": reason,
+                          "analysis_seconds": (next(t for t, w in changes if w == 0 and t > advances[0]) - advances[0]) if advances else None}
+    print("benchmark: healthy: rc %d, %d weights routed, %d fast aborts, reason %r"
+          % (rc, len(advances), results["healthy"]["false_aborts"], reason), flush=True)
+    return results
+
+
+def fast_abort_render(args, results):
+    flagger = args.interval * args.threshold
+    with_, without, healthy = results["with"], results["without"], results["healthy"]
+    lines = [
+        "## (e) Fast abort against none, and a healthy canary with fast abort",
+        "",
+        "The same program (podinfo 6.0.3) as two new revisions, its every answer a 500 (the load of 10 qps x 2 on",
+        "podinfo's `/status/500`, so the pod's probes stay healthy and only the answers fail), rolled out with",
+        "`rollout_analysis.fast_abort.enabled` true, then false; request-success-rate >= 99 over a %d s window." % args.interval,
+        "From the canary's first traffic to 100/0 again (the VirtualService polled every 50 ms).",
+        "Flagger's time before a rollback starts is interval x threshold = %d s." % flagger,
+        "",
+        "| fast abort | fault to 100/0 | vs interval x threshold | whole run (ansible-playbook) | reason recorded |",
+        "|---|---|---|---|---|",
+    ]
+    for title, row in (("on", with_), ("off", without)):
+        lines.append("| %s | %.2f s | %.2fx | %.1f s | %s |" % (title, row["fault_to_safety"], row["fault_to_safety"] / flagger,
+                                                           row["run_seconds"], row["reason"].replace("|", "/")))
+    lines += [
+        "",
+        "A healthy 6.0.3 (the load on `/`) over %d intervals of %d s with fast abort on: return code %d, %d weights"
+        % (healthy["intervals"], args.interval, healthy["rc"], healthy["weights_routed"]),
+        "routed, %d fast aborts (goal 0), reason recorded %r; its analysis took %s." % (
+            healthy["false_aborts"], healthy["reason"],
+            "%.1f s" % healthy["analysis_seconds"] if healthy["analysis_seconds"] is not None else "-"),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 # -- many canaries from one runner (issue 15; docs/benchmarks.md, "Many canaries in parallel") -----------------------------
