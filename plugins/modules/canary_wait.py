@@ -28,7 +28,8 @@ description:
     from Prometheus every O(fast_abort.poll) seconds and ends the wait with RV(interrupted=fast_abort) and the decision in
     RV(fast_abort) as soon as a breach of the success rate is certain - the failures already make
     O(fast_abort.min_success_rate) unreachable for O(fast_abort.expected_requests), or Wald's sequential test says the
-    error rate is worse than the threshold allows, with O(fast_abort.false_alarm_rate) as its false-alarm risk.
+    error rate is worse than the threshold allows, with O(fast_abort.false_alarm_rate) as its false-alarm risk. With
+    O(on_abort=route_to_primary) that breach routes all traffic to the primary before the module returns, as an abort does.
   - With O(fence) it proves before the first poll, and every third of the lease's duration, that the run still owns the
     lock, renewing it (the run's heartbeat); a run that lost the lock fails with RV(lock_lost=true).
 author:
@@ -75,8 +76,8 @@ options:
     default: 0.5
   on_abort:
     description:
-      - V(return) only reports an abort request (RV(interrupted=abort)); V(route_to_primary) also sends all traffic to the
-        primary at once.
+      - V(return) only reports an abort request (RV(interrupted=abort)) or a fast abort (RV(interrupted=fast_abort));
+        V(route_to_primary) also sends all traffic to the primary at once.
     type: str
     choices: [return, route_to_primary]
     default: return
@@ -238,8 +239,8 @@ revision:
       description: The pod-template hash of the target (null when the Deployment does not exist).
       type: str
 on_abort:
-  description: With O(on_abort=route_to_primary) and an abort seen, the weights before traffic went to the primary.
-  returned: when an abort was acted on
+  description: With O(on_abort=route_to_primary) and an abort or a fast abort seen, the weights before traffic went to the primary.
+  returned: when an abort or a fast abort was acted on
   type: dict
   sample: {"primary": 80, "canary": 20}
 unhealthy:

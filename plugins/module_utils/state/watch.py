@@ -113,7 +113,7 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
 
     ``probe`` (analysis/fast_abort.Probe) tests the canary's counters every ``probe.every`` seconds of an ``elapsed``
     wait; its last answer is returned as ``fast_abort``, and an abort decision ends the wait with ``interrupted``
-    ``fast_abort`` (unless the status or the revision interrupts it first). A probe that cannot read its counters
+    ``fast_abort`` (unless the status or the revision interrupts it first), after ``on_abort()`` as for an abort. A probe that cannot read its counters
     (``probe_errors``, e.g. a Prometheus error) answers ``{"abort": false, "error": message}``: the interval's metric
     check still judges.
     """
@@ -147,6 +147,9 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
             result["fast_abort"] = decision
             if decision["abort"] and not result["interrupted"]:
                 result["interrupted"] = FAST_ABORT
+                # the rollback's first half now, like an operator's abort: the judge's tasks come after the traffic is safe
+                if on_abort is not None:
+                    result["on_abort"] = on_abort()
         now = clock()
         result["waited"] = round(now - started, 3)
         if result["interrupted"] or result["ready"] or result.get("unhealthy") or now >= deadline:

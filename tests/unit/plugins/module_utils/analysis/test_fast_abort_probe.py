@@ -125,6 +125,22 @@ def test_a_certain_breach_ends_the_wait_at_the_look_that_shows_it():
     assert 2.0 <= clock.now < 3.0  # looks at 0, 1, 2 s: the third has 18 requests, 6 failed
 
 
+def test_a_certain_breach_routes_to_the_primary_before_the_wait_returns():
+    looks = [{"requests": 6 * n, "failed": 2 * n} for n in range(1, 10)]
+    cluster, clock, routed = FakeCluster(), Clock(), []
+    result = watch.watch(cluster, "podinfo", "test", 10.0, poll=0.25, probe=probe(Prometheus({"requests": 0, "failed": 0}, looks)),
+                         on_abort=lambda: routed.append(clock.now) or {"podinfo-primary": 70, "podinfo-canary": 30},
+                         clock=clock, sleep=clock.sleep)
+    assert result["interrupted"] == "fast_abort"
+    assert routed == [clock.now] and result["on_abort"] == {"podinfo-primary": 70, "podinfo-canary": 30}
+    # a healthy canary's wait never calls it
+    routed[:] = []
+    healthy = [{"requests": 10 * n, "failed": 0} for n in range(1, 40)]
+    result = watch.watch(cluster, "podinfo", "test", 3.0, poll=0.25, probe=probe(Prometheus({"requests": 0, "failed": 0}, healthy)),
+                         on_abort=lambda: routed.append(clock.now), clock=clock, sleep=clock.sleep)
+    assert result["interrupted"] is None and routed == [] and "on_abort" not in result
+
+
 def test_a_healthy_canary_waits_the_whole_interval_and_a_failed_read_does_not_end_it():
     looks = [{"requests": 10 * n, "failed": 0} for n in range(1, 40)]
     result, clock = run_wait(Prometheus({"requests": 0, "failed": 0}, looks, error_at=37), seconds=5.0)
