@@ -57,13 +57,16 @@ def test_reassert_sets_the_split_again_does_not_judge_the_interval_and_promotes(
     assert warnings[0].startswith("route of VirtualService podinfo changed by someone else (canary 0 %, expected "), warnings
     assert warnings[0].endswith("): re-asserted, this interval is not judged") and EXPECTED.search(warnings[0]), warnings
     assert "re-asserted, this interval is not judged" in out
-    # the patch was seen (0 after it), then the run's split came back
+    # the patch was seen (0 after it), then the run's own split came back - the weight it had set, not the next step's
+    expected = int(EXPECTED.search(warnings[0]).group(1))
     after = [(at, weight) for at, weight in seen if at >= patched]
     zero = next(at for at, weight in after if weight == 0)
-    back = next(at for at, weight in after if at > zero and weight > 0)
-    print("route re-asserted %.2f s after the self-heal's patch (%s)" % (back - patched, warnings[0]))
-    # the wait polls every 0.5 s, then the judge's and canary_route's tasks: measured 2-4 s on the loaded lab
-    assert back - patched < 15
+    back, weight = next((at, weight) for at, weight in after if at > zero and weight > 0)
+    print("route re-asserted to %d %% %.2f s after the self-heal's patch (%s)" % (weight, back - patched, warnings[0]))
+    assert weight == expected
+    # the patch lands while the run records the step or checks the metrics after a short wait; the next wait's first poll
+    # sees it, then the judge's and canary_route's tasks: measured 10.8 s on the loaded lab (3 s intervals)
+    assert back - patched < 30
     # the interval was not judged: no failed check, and the counter was reset by the judged intervals after it
     assert status["failed_checks"] == 0 and not status.get("reasserted"), status
 
