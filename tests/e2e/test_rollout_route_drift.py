@@ -66,8 +66,9 @@ def test_reassert_sets_the_split_again_does_not_judge_the_interval_and_promotes(
     print("route re-asserted to %d %% %.2f s after the self-heal's patch (%s)" % (weight, back - patched, warnings[0]))
     assert weight == expected
     # the patch lands while the run records the step or checks the metrics after a short wait; the next wait's first poll
-    # sees it, then the judge's and canary_route's tasks: measured 10.8 s on the loaded lab (3 s intervals)
-    assert back - patched < 30
+    # sees it, then the judge's and canary_route's tasks: measured 10.8 s on the lab, 24.8 s beside a benchmark of ten
+    # runs (3 s intervals); the weight assertion above is the one that proves the re-assert
+    assert back - patched < 60
     # the interval was not judged: no failed check, and the counter was reset by the judged intervals after it
     assert status["failed_checks"] == 0 and not status.get("reasserted"), status
 
