@@ -41,7 +41,7 @@ def canary_judge_start(status, decision, rollout, canary):
     try:
         hooks = rollout.get("hooks") or {}
         return judge.start(status, decision, rollout["steps"], rollout["threshold"], _canary(canary), rollout.get("limits"),
-                           hooks.get("approval_intervals") or 0, hooks.get("approvals"))
+                           hooks.get("approval_intervals") or 0, hooks.get("approvals"), route_drift=rollout.get("route_drift"))
     except (judge.JudgeError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("canary_judge_start: %s" % exc)
 
@@ -54,7 +54,8 @@ def canary_judge(state, rollout, outcome, canary):
     try:
         return judge.decide(dict((k, int(v)) for k, v in state.items() if k in keys),
                             rollout["steps"], rollout["threshold"], outcome or {}, _canary(canary), rollout.get("limits"),
-                            hooks.get("approvals"), hooks.get("approval_intervals"), rollout.get("progress_deadline_seconds"))
+                            hooks.get("approvals"), hooks.get("approval_intervals"), rollout.get("progress_deadline_seconds"),
+                            route_drift=rollout.get("route_drift") or judge.REASSERT)
     except (judge.JudgeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AnsibleFilterError("canary_judge: %s" % exc)
 

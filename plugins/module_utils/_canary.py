@@ -23,6 +23,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s import Ch
 from ansible_collections.progressive.delivery.plugins.module_utils._names import apex_name, is_managed, primary_name, status_name
 from ansible_collections.progressive.delivery.plugins.module_utils import _options as options
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import get_router
+from ansible_collections.progressive.delivery.plugins.module_utils.routing import drift as route_drift
 from ansible_collections.progressive.delivery.plugins.module_utils.routing.services import build_services, service_port
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as rollout_status
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
@@ -506,9 +507,30 @@ def run_wait(module):
                          health=watch.HealthWatch(cluster, params["namespace"], grace=params["health_grace"],
                                                   restarts=params.get("previous_restarts"))
                          if params["watch_health"] else None,
-                         probe=fast_abort_probe(params))
+                         probe=fast_abort_probe(params), route=route_watch(module))
     result["changed"] = False
     return result
+
+
+def route_watch(module):
+    """canary_wait's O(route_weight): a drift.RouteWatch on the router's managed split, or None.
+
+    Not in check mode: a dry run did not write the weight it would compare with.
+    """
+    params = module.params
+    if params.get("route_weight") is None or params["until"] != watch.ELAPSED or module.check_mode:
+        return None
+    router = get_router(module.cluster, params)
+    router.validate_weight(params["route_weight"], field="route_weight")
+    watcher = route_drift.RouteWatch(None, params["route_weight"], router.apex)
+
+    def read():
+        obj = router.read()
+        watcher.route = "%s %s" % (obj.get("kind") or "route", (obj.get("metadata") or {}).get("name") or router.apex)
+        return router.get_routes(obj)
+
+    watcher.read = read
+    return watcher
 
 
 def fast_abort_probe(params):

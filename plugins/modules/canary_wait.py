@@ -30,6 +30,10 @@ description:
     O(fast_abort.min_success_rate) unreachable for O(fast_abort.expected_requests), or Wald's sequential test says the
     error rate is worse than the threshold allows, with O(fast_abort.false_alarm_rate) as its false-alarm risk. With
     O(on_abort=route_to_primary) that breach routes all traffic to the primary before the module returns, as an abort does.
+  - With O(route_weight) and O(until=elapsed) it also reads the managed route (the router's split - Istio host weights or
+    subsets, the Gateway API HTTPRoute's backendRefs; not the A/B match, mirror or sticky routes) at every poll and ends
+    the wait with RV(interrupted=route_drift) and what it found in RV(route_drift) as soon as the canary's share differs
+    from O(route_weight) or the managed route is gone - someone else (Argo CD's self-heal, Flux) re-applied it.
   - With O(fence) it proves before the first poll, and every third of the lease's duration, that the run still owns the
     lock, renewing it (the run's heartbeat); a run that lost the lock fails with RV(lock_lost=true).
 author:
@@ -46,7 +50,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Looks once and returns without waiting (a dry run must not sleep) and without renewing the lock.
+    details: >-
+      Looks once and returns without waiting (a dry run must not sleep) and without renewing the lock; O(route_weight) is
+      not compared (a dry run did not write the weight).
   diff_mode:
     support: none
   idempotent:
@@ -143,6 +149,11 @@ options:
         type: str
         choices: [istio, envoy]
         default: istio
+  route_weight:
+    description:
+      - The canary weight (percent) the run routed for this interval; with O(until=elapsed), a split found different at a
+        poll ends the wait with RV(interrupted=route_drift). Unset, the route is not watched.
+    type: int
 seealso:
   - module: progressive.delivery.canary_state
   - module: progressive.delivery.canary_lock
@@ -202,6 +213,19 @@ EXAMPLES = r"""
     msg: "fast abort: {{ podinfo_wait.fast_abort.reason }}"
   when: podinfo_wait.interrupted == 'fast_abort'
 
+- name: Wait out the interval, ending it when someone else changes the 30 % split
+  progressive.delivery.canary_wait:
+    namespace: test
+    target: podinfo
+    seconds: 55
+    route_weight: 30
+  register: podinfo_wait
+
+- name: Report a changed route
+  ansible.builtin.debug:
+    msg: "route of {{ podinfo_wait.route_drift.route }} changed: {{ podinfo_wait.route_drift.reason }}"
+  when: podinfo_wait.interrupted == 'route_drift'
+
 - name: Roll back an unhealthy canary
   ansible.builtin.debug:
     msg: "{{ podinfo_wait.unhealthy.reason }}"
@@ -210,7 +234,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 interrupted:
-  description: What ended the wait early - V(abort), V(promote), V(revision), V(fast_abort) - or null.
+  description: What ended the wait early - V(abort), V(promote), V(revision), V(fast_abort), V(route_drift) - or null.
   returned: success
   type: str
 waited:
@@ -331,6 +355,28 @@ fast_abort:
     error:
       description: Why the counters could not be read at the last look (no decision then).
       type: str
+route_drift:
+  description: With O(route_weight), the split found at the last look when it differs from O(route_weight); null while it is the run's.
+  returned: when O(route_weight) is set, O(until=elapsed) and not in check mode
+  type: dict
+  contains:
+    route:
+      description: The object that holds the split (kind and name).
+      type: str
+      sample: VirtualService podinfo
+    expected:
+      description: O(route_weight).
+      type: int
+    found:
+      description: The canary's share found, in percent; null when the managed route is missing or routes nowhere.
+      type: int
+    weights:
+      description: The weights found (primary, canary); null when the managed route is missing.
+      type: dict
+    reason:
+      description: What was found, in words.
+      type: str
+      sample: "found canary 0 %, expected 30 %"
 lock_lost:
   description: V(true) when O(fence) was given and the run no longer owns the lock.
   returned: on that failure
@@ -358,6 +404,7 @@ def main():
         watch_health=dict(type="bool", default=False),
         health_grace=dict(type="float"),
         previous_restarts=dict(type="dict"),
+        route_weight=dict(type="int"),
         prometheus=dict(type="dict", default={}, options=copy.deepcopy(CONNECTION_ARGUMENT_SPEC)),
         fast_abort=dict(type="dict", options=dict(
             started=dict(type="float", required=True),

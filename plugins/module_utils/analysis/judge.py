@@ -36,7 +36,12 @@ PASSED, FAILED, ERROR, INCONCLUSIVE = "passed", "failed", "error", "inconclusive
 LIMITS = ("failure_limit", "inconclusive_limit", "consecutive_error_limit")
 # Counters of the position beyond Flagger's four; they appear in a state once they were non-zero.
 # ``waiting``: intervals in a row spent waiting for an approval (a confirmation, an indefinite pause).
-COUNTERS = ("consecutive_failures", "consecutive_errors", "inconclusive", "held", "waiting")
+# ``reasserted``: intervals in a row whose route someone else changed, set again (rollout_analysis.route_drift reassert).
+COUNTERS = ("consecutive_failures", "consecutive_errors", "inconclusive", "held", "waiting", "reasserted")
+# What a run does when someone else changed its route mid-analysis (rollout_analysis.route_drift): set it again and
+# not judge the interval (Flagger re-asserts its routes every tick), or roll back.
+REASSERT, ABORT = "reassert", "abort"
+ROUTE_DRIFT_ACTIONS = (REASSERT, ABORT)
 
 
 class JudgeError(ValueError):
@@ -115,11 +120,12 @@ def approvals_of(approvals):
     return {TRAFFIC: bool(approvals.get(TRAFFIC)), PROMOTION: bool(approvals.get(PROMOTION))}
 
 
-def max_iterations(steps, threshold, failed_checks=0, limits=None, indefinite_pause_intervals=0, approvals=None):
+def max_iterations(steps, threshold, failed_checks=0, limits=None, indefinite_pause_intervals=0, approvals=None, route_drift=None):
     """How many intervals an analysis can take at most: every step (a timed pause its intervals, an
     indefinite one ``indefinite_pause_intervals`` more), plus every failed check still allowed, plus
     the inconclusive results and query errors allowed when they are counted apart, plus the waits for
-    each approval asked for (``indefinite_pause_intervals`` each; the traffic approvals share one), plus one."""
+    each approval asked for (``indefinite_pause_intervals`` each; the traffic approvals share one), plus one; with
+    ``route_drift`` REASSERT also the re-asserted intervals allowed (``threshold`` in a row, before every step and after the last)."""
     steps = _steps(steps)
     limits = limits_of(limits)
     total = sum(_step_intervals(step, indefinite_pause_intervals) for step in steps)
@@ -130,10 +136,12 @@ def max_iterations(steps, threshold, failed_checks=0, limits=None, indefinite_pa
     if limits["consecutive_error_limit"] is not None:
         # errors in a row up to the limit, before every step and after the last
         total += limits["consecutive_error_limit"] * (len(steps) + 1)
+    if route_drift == REASSERT:
+        total += int(threshold) * (len(steps) + 1)
     return total
 
 
-def start(status, decision, steps, threshold, canary, limits=None, indefinite_pause_intervals=0, approvals=None):
+def start(status, decision, steps, threshold, canary, limits=None, indefinite_pause_intervals=0, approvals=None, route_drift=None):
     """Where an analysis of ``canary`` (``name.namespace``) begins.
 
     ``decision`` is canary_state's revision decision: ``new`` / ``restart`` start from scratch,
@@ -142,7 +150,7 @@ def start(status, decision, steps, threshold, canary, limits=None, indefinite_pa
     traffic than the canary had), and says so; on a schedule whose steps share a weight (A/B and
     Blue/Green iterations, Argo route steps) at the recorded step, never past it. A resumed run keeps the counters of the failure
     accounting (COUNTERS) its status recorded. ``limits``, ``indefinite_pause_intervals`` (how long an
-    approval is waited for, in intervals) and ``approvals`` only bound the loop (``max_iterations``).
+    approval is waited for, in intervals), ``approvals`` and ``route_drift`` only bound the loop (``max_iterations``).
     """
     weights = _weights(steps)
     _int(threshold, "threshold", 1)
@@ -171,7 +179,8 @@ def start(status, decision, steps, threshold, canary, limits=None, indefinite_pa
         events.append(event("New revision detected! Restarting analysis for %s" % canary))
     else:
         events.append(event("New revision detected! Scaling up %s" % canary))
-    state["max_iterations"] = max_iterations(steps, threshold, state["failed_checks"], limits, indefinite_pause_intervals, approvals)
+    state["max_iterations"] = max_iterations(steps, threshold, state["failed_checks"], limits, indefinite_pause_intervals, approvals,
+                                             route_drift)
     return {"state": state, "events": events, "schedule": weights}
 
 
@@ -254,8 +263,32 @@ def unhealthy(outcome, canary, progress_deadline_seconds=None):
     return None
 
 
+def route_drifted(current, answer, drift, threshold, action, here, roll_back):
+    """The decision of an interval whose route someone else changed (see decide): re-assert, or roll back."""
+    if action not in ROUTE_DRIFT_ACTIONS:
+        raise JudgeError("route_drift must be one of %s, got %r" % (", ".join(ROUTE_DRIFT_ACTIONS), action))
+    found = drift.get("found")
+    expected = drift.get("expected")
+    shown = "(canary %s, expected %d %%)" % ("no route" if found is None else "%d %%" % found,
+                                             current["weight"] if expected is None else int(expected))
+    reason = "route changed by someone else mid-analysis %s" % shown
+    reasserted = current.get("reasserted", 0) + 1
+    if action == ABORT:
+        roll_back("route_drift", reason)
+    elif reasserted > threshold:
+        roll_back("route_drift", "%s: re-asserted %d times in a row, more than the threshold %d" % (reason, reasserted - 1, threshold))
+    else:
+        # not judged: the position and its counters stay, no iteration is counted; the state's route is set again
+        answer["state"] = dict(current)
+        _counters(current, answer["state"], reasserted=reasserted)
+        text = "route of %s changed by someone else %s: re-asserted, this interval is not judged" % (drift.get("route") or "the canary", shown)
+        answer.update(action=HALT, route_weight=current["weight"], reason=text,
+                      route=step_route(here) if here else step_route({"weight": current["weight"]}))
+        answer["events"].append(event(text, "Warning"))
+
+
 def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None, approval_intervals=None,
-           progress_deadline_seconds=None):
+           progress_deadline_seconds=None, route_drift=REASSERT):
     """The decision of one interval.
 
     ``state``: step (-1 before the first), weight, failed_checks, iterations, and the COUNTERS
@@ -282,6 +315,10 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
     one not fully ready for longer than ``progress_deadline_seconds`` (``limit`` health, see unhealthy).
     ``outcome.interrupted`` ``fast_abort`` (canary_wait's fast abort, decided in ``outcome.fast_abort``) rolls back at
     once with the reason "fast abort: ..." (``limit`` fast_abort), counted as a failed check.
+    ``outcome.interrupted`` ``route_drift`` (canary_wait found the split, ``outcome.route_drift``, not the one the run
+    set): with ``route_drift`` REASSERT the interval is not judged (no check, no iteration counted) and the state's route
+    is set again (HALT with ``route_weight``), a Warning event says so; more than ``threshold`` re-asserts in a row
+    (COUNTERS ``reasserted``, reset by a judged interval) roll back, as ``route_drift`` ABORT does at once (``limit`` route_drift).
 
     Order of precedence, as Flagger: an abort, then a rollback asked by a webhook or the gate, then a new
     revision, then an unhealthy canary, then a promotion request, then the metrics. A promotion request that
@@ -392,6 +429,8 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
         decision = outcome.get("fast_abort") or {}
         nxt["failed_checks"] = current["failed_checks"] + 1
         roll_back("fast_abort", "fast abort: %s" % (decision.get("reason") or "the canary's failed requests make the success rate unreachable"))
+    elif interrupted == "route_drift":
+        route_drifted(current, answer, outcome.get("route_drift") or {}, threshold, route_drift, here, roll_back)
     elif interrupted == "promote" and here and (here.get("pause") or {}).get("indefinite") and not outcome.get("full") \
             and not outcome.get("opening"):
         # Argo's promote at an indefinite pause: the analysis goes on with the next step
@@ -406,7 +445,7 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
         answer.update(action=PROMOTE, reason=_request_reason(outcome, "promotion"))
         answer["events"].append(event("Skipping the rest of the analysis of %s: %s" % (canary, answer["reason"])))
     elif interrupted:
-        raise JudgeError("outcome.interrupted must be abort, promote, revision, fast_abort or null, got %r" % (interrupted,))
+        raise JudgeError("outcome.interrupted must be abort, promote, revision, fast_abort, route_drift or null, got %r" % (interrupted,))
     elif outcome.get("opening"):
         answer["state"] = nxt = dict(current)
         if current["step"] < 0 and hook_failures:
@@ -427,6 +466,8 @@ def decide(state, steps, threshold, outcome, canary, limits=None, approvals=None
     else:
         check = outcome.get("check")
         verdict = answer["outcome"] = FAILED if hook_failures else classify(check, limits)
+        # a judged interval ends a run of re-asserted routes
+        _counters(current, nxt, reasserted=0)
         if verdict == PASSED:
             _counters(current, nxt, consecutive_failures=0, consecutive_errors=0)
         elif verdict == FAILED:

@@ -23,6 +23,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils._names import
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import checks, providers, schedule
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import fast_abort as fa
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import compare, sampling
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis import judge
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import templates as mt
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import webhooks as wh
 from ansible_collections.progressive.delivery.plugins.module_utils.state import gates as gt
@@ -409,6 +410,7 @@ def validate(variables):
     threshold = _integer(analysis.get("threshold"), "rollout_analysis.threshold", 1)
     strategy, steps, promotion = _schedule(analysis, strategy, interval)
     limits = failure_limits(analysis)
+    route_drift = route_drift_setting(analysis)
     metric_interval = _metric_interval(analysis, interval)
     if full:
         provider, on_no_data, metrics = _metrics(analysis, metric_interval, _metric_templates(variables, analysis.get("metrics")))
@@ -464,6 +466,7 @@ def validate(variables):
         "lock_ttl": lock_ttl or max(int(round(interval)), MIN_LOCK_TTL),
         "fast_abort": fast_abort,
         "judge": judged,
+        "route_drift": route_drift,
     }
 
 
@@ -711,3 +714,18 @@ def concurrency_settings(concurrency, interval, deadline, lock_ttl):
         "retries": max(wait_timeout // poll, 1) if on_limit == "wait" else 0,
         "ttl": deadline + lock_ttl,
     }
+
+
+# -- the route changed by someone else mid-analysis (docs/rollout.md "Route drift") -----------------------------
+
+def route_drift_setting(analysis):
+    """rollout_analysis.route_drift, checked: what a run does when the managed split is not the one it set
+    (judge.ROUTE_DRIFT_ACTIONS; default reassert, as Flagger re-asserts its routes every tick)."""
+    given = analysis.get("route_drift")
+    if given is None:
+        return judge.REASSERT
+    if not isinstance(given, str) or given not in judge.ROUTE_DRIFT_ACTIONS:
+        raise SettingsError("rollout_analysis.route_drift must be one of %s (what a run does when someone else changed its route "
+                            "mid-analysis: set it again and not judge the interval, or roll back), got %r"
+                            % (", ".join(judge.ROUTE_DRIFT_ACTIONS), given))
+    return given

@@ -104,6 +104,7 @@ FIELDS = {
     "inconclusive": (_non_negative_int, "an integer >= 0 (intervals without data)"),
     "held": (_non_negative_int, "an integer >= 0 (intervals spent in a pausing step)"),
     "waiting": (_non_negative_int, "an integer >= 0 (intervals in a row spent waiting for an approval)"),
+    "reasserted": (_non_negative_int, "an integer >= 0 (intervals in a row whose route someone else changed, set again)"),
     "gates": (_gates.valid_gates, "a dict of gates (rollout, traffic, promotion, rollback) to {state: open, approved or closed}"),
     "history": (_history.valid_history, "a list of history entries (at, weight, phase, action, metrics, event), newest last"),
     "extra": (_any, "anything JSON (room for strategies that come next)"),

@@ -5,7 +5,8 @@
 
 A wait ends early for what must be acted on at once: an operator's request (abort, promote)
 recorded in the status, a new revision of the target, the loss of the lock (raised by the
-fence), or - when asked - an unhealthy canary (crash-looping, failing to pull, restarting).
+fence), or - when asked - an unhealthy canary (crash-looping, failing to pull, restarting), or a
+route someone else changed (routing/drift.py).
 ``watch`` polls through a Cluster (``get``), renews the lock through ``hold`` every
 ``heartbeat`` seconds, and returns what ended the wait.
 """
@@ -27,6 +28,7 @@ CANARY_READY = "canary_ready"
 UNTIL_CHOICES = (ELAPSED, CANARY_READY)
 REVISION = "revision"
 FAST_ABORT = "fast_abort"
+ROUTE_DRIFT = "route_drift"
 # A health look lists the canary's pods: at most this often, however short the poll.
 HEALTH_EVERY = 1.0
 
@@ -100,7 +102,8 @@ class HealthWatch(object):
 
 
 def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None, config_tracking=True, poll=0.5,
-          hold=None, heartbeat=None, on_abort=None, health=None, probe=None, clock=time.monotonic, sleep=time.sleep):
+          hold=None, heartbeat=None, on_abort=None, health=None, probe=None, clock=time.monotonic, sleep=time.sleep,
+          route=None):
     """Wait up to ``seconds``; return a dict: interrupted, waited, status, revision, ready, message.
 
     ``on_abort()`` runs the moment an abort is seen, before anything else (its answer is returned
@@ -113,9 +116,13 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
 
     ``probe`` (analysis/fast_abort.Probe) tests the canary's counters every ``probe.every`` seconds of an ``elapsed``
     wait; its last answer is returned as ``fast_abort``, and an abort decision ends the wait with ``interrupted``
-    ``fast_abort`` (unless the status or the revision interrupts it first), after ``on_abort()`` as for an abort. A probe that cannot read its counters
-    (``probe_errors``, e.g. a Prometheus error) answers ``{"abort": false, "error": message}``: the interval's metric
-    check still judges.
+    ``fast_abort`` (unless the status or the revision interrupts it first), after ``on_abort()`` as for an abort. A
+    probe that cannot read its counters (``probe_errors``, e.g. a Prometheus error) answers
+    ``{"abort": false, "error": message}``: the interval's metric check still judges.
+
+    ``route`` (routing/drift.RouteWatch) compares the managed split with the weight the run set at every poll of an
+    ``elapsed`` wait; its answer is returned as ``route_drift`` (None while the split is the run's), and a drift ends
+    the wait with ``interrupted`` ``route_drift`` (unless the status, the revision or the fast abort interrupts it first).
     """
     started = clock()
     deadline = started + max(seconds, 0)
@@ -150,6 +157,10 @@ def watch(cluster, target, namespace, seconds, until=ELAPSED, analysed_hash=None
                 # the rollback's first half now, like an operator's abort: the judge's tasks come after the traffic is safe
                 if on_abort is not None:
                     result["on_abort"] = on_abort()
+        if route is not None and until == ELAPSED:
+            result["route_drift"] = route.look()
+            if result["route_drift"] and not result["interrupted"]:
+                result["interrupted"] = ROUTE_DRIFT
         now = clock()
         result["waited"] = round(now - started, 3)
         if result["interrupted"] or result["ready"] or result.get("unhealthy") or now >= deadline:

@@ -27,4 +27,6 @@ def test_canary_judge_passes_the_limits_and_keeps_the_counters():
     assert (answer["action"], answer["limit"]) == ("rollback", "consecutive_error_limit")
     assert answer["state"]["failed_checks"] == 0 and answer["state"]["consecutive_errors"] == 1
     start = rollout.canary_judge_start({}, "new", settings, "podinfo.test")
-    assert start["state"]["max_iterations"] == 2 + 5 + 1 + 0
+    # the steps, the failed checks allowed, one, no errors in a row (limit 0), and route_drift reassert's re-asserted
+    # intervals (threshold 5 in a row, before each of the two steps and after the last)
+    assert start["state"]["max_iterations"] == 2 + 5 + 1 + 0 + 5 * 3
