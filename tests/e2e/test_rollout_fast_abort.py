@@ -48,9 +48,10 @@ def test_failing_answers_are_rolled_back_inside_the_first_interval_and_later_wit
     reason = canary.status()["reason"]
     print("fast abort: %.2f s from the first traffic to 100/0 (%s)" % (fast, reason))
     assert reason.startswith("fast abort: "), reason
-    # the first interval's 10 s plus the rollback's own tasks (its route to 100/0 is the last of them): measured 11.8 s
-    # with another suite running beside it; Flagger's interval x threshold is 20 s before its rollback even starts
-    assert fast < 15, "not within the first interval and its rollback"
+    # within the first interval of 10 s: the wait routes to the primary the moment the breach is certain (measured
+    # 6.4 s alone, from the canary's first traffic, which includes the load generator's start); Flagger's interval x
+    # threshold is 20 s before its rollback even starts
+    assert fast < 12, "not within the first interval"
     assert canary.weights() == {"podinfo-primary": 100, "podinfo-canary": 0}
 
     canary.release("6.0.3")
