@@ -72,4 +72,7 @@ def test_random_errors_fail_the_istio_success_rate(capsys, shared_lab, namespace
     assert traffic.failures, "no 5xx with --random-error: %s" % traffic.summary()
     rate = result["metrics"][0]
     assert result["passed"] is False and result["failed_metrics"] == ["request-success-rate"], result
-    assert 70 < rate["value"] < 99, result
+    # podinfo's --random-error seeds its generator with the current second at every request, so failures come in whole
+    # seconds (a second's requests all fail, with one status, or none do): over a short window the rate varies widely
+    # (66.4 % measured once), so only "some failed, not all" is asserted
+    assert 0 < rate["value"] < 99, result
