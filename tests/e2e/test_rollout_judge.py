@@ -79,7 +79,10 @@ def test_identical_versions_pass_and_promote_with_the_numbers_recorded(canary):
 
 def test_a_canary_with_errors_fails_the_judge_and_is_rolled_back(canary):
     command = canary.get("apps/v1", "Deployment", "podinfo")["spec"]["template"]["spec"]["containers"][0]["command"]
-    canary.release("6.0.2", command=[arg if arg != "--random-error=false" else "--random-error=true" for arg in command])
+    # without probes: podinfo's --random-error also fails its own /healthz and /readyz, and a restarted canary is rolled
+    # back by the health watch before the judge has an interval to judge (CI's run of stop 21: CrashLoopBackOff)
+    canary.release("6.0.2", command=[arg if arg != "--random-error=false" else "--random-error=true" for arg in command],
+                   livenessProbe=None, readinessProbe=None)
     with primary_traffic(canary):
         rc, out = canary.run(rollout_analysis=ANALYSIS, rollout_load=load(canary), timeout=480)
     assert rc != 0, out
@@ -114,15 +117,18 @@ def test_a_primary_without_a_series_is_no_data_named_not_a_crash(canary):
     assert last["judge:request-success-rate"]["canary_samples"] >= 1
 
 
-@pytest.mark.parametrize("judge, message", [
-    (dict(JUDGE, confidence=1.5), "rollout_analysis.judge.confidence 1.5 is outside (0, 1)"),
-    (dict(JUDGE, thresholds={"pass": 50, "marginal": 75}),
-     "rollout_analysis.judge.thresholds.pass (50) is below rollout_analysis.judge.thresholds.marginal (75)"),
-], ids=["confidence", "pass-below-marginal"])
-def test_bad_judge_settings_write_nothing(canary, judge, message):
+BAD_JUDGES = {
+    "confidence": (dict(JUDGE, confidence=1.5), "rollout_analysis.judge.confidence 1.5 is outside (0, 1)"),
+    "pass-below-marginal": (dict(JUDGE, thresholds={"pass": 50, "marginal": 75}),
+                            "rollout_analysis.judge.thresholds.pass (50) is below rollout_analysis.judge.thresholds.marginal (75)"),
+}
+
+
+def test_bad_judge_settings_write_nothing(canary):
     canary.release("6.0.1")
     before = snapshot(canary)
-    rc, out = canary.run(rollout_analysis=dict(ANALYSIS, judge=judge))
-    assert rc != 0 and message in out, out
-    assert "nothing was changed in the cluster" in out
-    assert snapshot(canary) == before
+    for name, (judge, message) in BAD_JUDGES.items():
+        rc, out = canary.run(rollout_analysis=dict(ANALYSIS, judge=judge))
+        assert rc != 0 and message in out, (name, out)
+        assert "nothing was changed in the cluster" in out, (name, out)
+        assert snapshot(canary) == before, name

@@ -170,23 +170,29 @@ def test_a_revision_pushed_during_the_analysis_restarts_it(canary):
     assert "Advance %s canary weight 20" % name in events[restart:]
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"rollout_analysis": {"metrics": [{"name": "my-latency", "threshold_range": {"max": 5}}]}},
-     "rollout_analysis.metrics[0] (my-latency): 'my-latency' is not a builtin istio metric"),
-    ({"rollout_analysis": {"threshold": 0}}, "rollout_analysis.threshold must be at least 1, got 0"),
-    ({"rollout_prometheus": {"url": "prometheus:9090"}}, "rollout_prometheus.url must be an http:// or https:// URL"),
-    ({"rollout_load": {"url": "http://podinfo-canary:9898/", "qps": 0}}, "rollout_load.qps must be positive"),
-    ({"rollout_service": {"timeout": "120"}}, "rollout_service.timeout must be an Istio duration"),
-    ({"rollout_kubeconfig": "/nonexistent/kubeconfig"}, "rollout_kubeconfig: the kubeconfig file /nonexistent/kubeconfig does not exist"),
-], ids=["metric", "threshold", "prometheus-url", "load", "route-timeout", "kubeconfig"])
-def test_bad_settings_write_nothing_and_do_not_fail_the_revision(canary, overrides, message):
+BAD_SETTINGS = {
+    "metric": ({"rollout_analysis": {"metrics": [{"name": "my-latency", "threshold_range": {"max": 5}}]}},
+               "rollout_analysis.metrics[0] (my-latency): 'my-latency' is not a builtin istio metric"),
+    "threshold": ({"rollout_analysis": {"threshold": 0}}, "rollout_analysis.threshold must be at least 1, got 0"),
+    "prometheus-url": ({"rollout_prometheus": {"url": "prometheus:9090"}}, "rollout_prometheus.url must be an http:// or https:// URL"),
+    "load": ({"rollout_load": {"url": "http://podinfo-canary:9898/", "qps": 0}}, "rollout_load.qps must be positive"),
+    "route-timeout": ({"rollout_service": {"timeout": "120"}}, "rollout_service.timeout must be an Istio duration"),
+    "kubeconfig": ({"rollout_kubeconfig": "/nonexistent/kubeconfig"},
+                   "rollout_kubeconfig: the kubeconfig file /nonexistent/kubeconfig does not exist"),
+}
+
+
+def test_bad_settings_write_nothing_and_do_not_fail_the_revision(canary):
+    # one canary for all the settings: each refused run must leave the same pending revision untouched, so the
+    # next bad run (and the corrected one at the end) starts from exactly the state the first one found
     canary.release("6.0.1")
     before = snapshot(canary)
-    rc, out = canary.run(**overrides)
-    assert rc != 0 and message in out, out
-    assert "nothing was changed in the cluster" in out
-    assert snapshot(canary) == before
-    # corrected, the same revision is analysed (it was not marked failed)
+    for name, (overrides, message) in BAD_SETTINGS.items():
+        rc, out = canary.run(**overrides)
+        assert rc != 0 and message in out, (name, out)
+        assert "nothing was changed in the cluster" in out, (name, out)
+        assert snapshot(canary) == before, name
+    # corrected, the same revision is analysed (no bad run marked it failed)
     rc, out = canary.run(rollout_analysis={"step_weights": [50]})
     assert rc == 0 and "New revision detected" in out, out
     assert canary.status()["phase"] == "Succeeded"
