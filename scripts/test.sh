@@ -18,12 +18,13 @@ scripts/build_lab_binaries.sh
 # inside CI's budget. The few tests that assert a bound of a few seconds (marker `timing`) run afterwards on their
 # own, so the other worker's load cannot eat it.
 workers="${PYTEST_WORKERS:-2}"
+# Every test's duration goes to .build/pytest*.xml (JUnit): scripts/test_times.py sums them by file.
 stage "pytest: unit, module, analysis, lab and end-to-end tests ($workers workers)"
 mkdir -p .build
-pytest -q -p no:cacheprovider --durations=40 -n "$workers" --dist loadfile -m "not timing" | tee .build/pytest.log
+pytest -q -p no:cacheprovider --durations=40 --junitxml=.build/pytest.xml -n "$workers" --dist loadfile -m "not timing" | tee .build/pytest.log
 
 stage "pytest: the tests with wall-clock bounds, alone"
-pytest -q -p no:cacheprovider --durations=10 -m timing | tee .build/pytest-timing.log
+pytest -q -p no:cacheprovider --durations=10 --junitxml=.build/pytest-timing.xml -m timing | tee .build/pytest-timing.log
 
 stage "ansible-lint (production profile)"
 ansible-lint
