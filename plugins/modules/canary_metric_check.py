@@ -532,8 +532,8 @@ metrics:
           (without credentials, never the headers), or the SkyWalking GraphQL query.
       type: str
       sample: >-
-        sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="test",destination_workload=~"podinfo",
-        response_code!~"5.*"}[1m])) / sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="test",
+        (sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="test",destination_workload=~"podinfo",
+        response_code!~"5.*"}[1m])) or on() vector(0)) / sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="test",
         destination_workload=~"podinfo"}[1m])) * 100
     interval:
       description: The interval used for this metric.

@@ -6,11 +6,13 @@ Istio's and Envoy's shapes at known rates:
 * Istio: podinfo (namespace test) answers 8/s 200 and 2/s 500 -> success rate 80 %; its latency
   histogram has 90 % of requests in (25, 50] ms and 10 % in (50, 100] ms -> P99 = 95 ms (linear
   interpolation: 50 + 50 * 0.9). podinfo-primary (10/s, all 200) must not be counted (regex
-  matchers are anchored). "idle" has zero traffic (NaN), "ghost" has no series at all.
+  matchers are anchored). "idle" has zero traffic (NaN), "ghost" has no series at all, "failing" answers
+  4/s, every one a 500 (so it has no series of a code other than 5xx).
 * Envoy: the cluster "outbound|9898||podinfo-canary.test.svc.cluster.local" answers 7/s 2xx and
   3/s 5xx -> 70 %, P99 = 242.5 ms; a decoy cluster whose name differs only where the real one has
   "." (a regex wildcard) carries 10/s 5xx and would pull the rate to 35 % if the name were not
-  escaped. The cluster "podinfo" (the default cluster name) answers 5/s 2xx -> 100 %.
+  escaped. The cluster "podinfo" (the default cluster name) answers 5/s 2xx -> 100 %, the cluster "failing" 4/s,
+  all 5xx.
 """
 
 import math
@@ -45,11 +47,13 @@ def buckets(per_le, names=ISTIO_BUCKETS):
 @pytest.fixture(scope="module")
 def prom(exporter, start_prometheus):
     # Counters start as if they had run for 1000 s, so rate()'s extrapolation is never capped at zero.
-    for workload, code, rate in (("podinfo", "200", 8), ("podinfo", "500", 2), ("podinfo-primary", "200", 10), ("idle", "200", 0)):
+    for workload, code, rate in (("podinfo", "200", 8), ("podinfo", "500", 2), ("podinfo-primary", "200", 10), ("idle", "200", 0),
+                                 ("failing", "500", 4)):
         exporter.counter("istio_requests_total", dict(ISTIO, destination_workload=workload, response_code=code), rate)
     exporter.histogram("istio_request_duration_milliseconds", dict(ISTIO, destination_workload="podinfo"), buckets({"50": 9, "100": 10}))
     exporter.histogram("istio_request_duration_milliseconds", dict(ISTIO, destination_workload="idle"), buckets({}))
-    for cluster, code_class, rate in ((ENVOY_CLUSTER, "2", 7), (ENVOY_CLUSTER, "5", 3), (ENVOY_DECOY, "5", 10), ("podinfo", "2", 5)):
+    for cluster, code_class, rate in ((ENVOY_CLUSTER, "2", 7), (ENVOY_CLUSTER, "5", 3), (ENVOY_DECOY, "5", 10), ("podinfo", "2", 5),
+                                    ("failing", "5", 4)):
         exporter.counter("envoy_cluster_upstream_rq_xx", {"envoy_cluster_name": cluster, "envoy_response_code_class": code_class}, rate)
     exporter.histogram("envoy_cluster_upstream_rq_time", {"envoy_cluster_name": ENVOY_CLUSTER}, buckets({"100": 8, "250": 10}))
     server = start_prometheus(exporter)
@@ -156,6 +160,17 @@ def test_no_traffic_and_no_series_are_no_data(capsys, prom, target, reason):
     assert passing["passed"] is True and passing["failed_metrics"] == [] and passing["skipped_metrics"] == []
     skipping = check(capsys, prom, metrics, target=target, on_no_data="skip")
     assert skipping["passed"] is True and skipping["skipped_metrics"] == ["request-success-rate", "request-duration"]
+
+
+@pytest.mark.parametrize("provider", ["istio", "envoy"])
+def test_every_request_failed_is_a_success_rate_of_0_not_no_data(capsys, prom, provider):
+    # Flagger's query has no value here (its numerator has no series) and calls the canary "not receiving traffic"
+    result = check(capsys, prom, [{"name": "request-success-rate", "threshold_range": {"min": 99}}], target="failing",
+                   provider=provider)
+    [rate] = result["metrics"]
+    assert (rate["value"], rate["status"]) == (0.0, "fail"), rate
+    assert rate["message"] == "request success rate 0.00% < 99%"
+    assert result["passed"] is False and result["failed_metrics"] == ["request-success-rate"]
 
 
 # -- escaping against the real parser -------------------------------------------------------------

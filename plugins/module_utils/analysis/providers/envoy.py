@@ -9,13 +9,17 @@ The upstream cluster that serves the canary is selected by ``envoy_cluster_name`
 literally (it is regex-escaped like every value).
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.providers.istio import NO_SUCCESS
+
 TEMPLATES = {
     # Percentage of upstream requests whose response code class is not 5xx.
     "request-success-rate": {
         "title": "request success rate",
         "unit": "%",
         "query": (
-            'sum(rate(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{ cluster }}",envoy_response_code_class!="5"}[{{ interval }}]))'
+            # the numerator's fallback to 0 is istio.py's: every request failed reads 0 %, not no data
+            '(sum(rate(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{ cluster }}",envoy_response_code_class!="5"}[{{ interval }}]))'
+            + NO_SUCCESS + ')'
             ' / '
             'sum(rate(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{ cluster }}"}[{{ interval }}]))'
             ' * 100'

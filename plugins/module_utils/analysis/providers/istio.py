@@ -1,11 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) progressive.delivery contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Istio's standard telemetry: Flagger's builtin queries, unchanged.
+"""Istio's standard telemetry: Flagger's builtin queries, with one change (``NO_SUCCESS``).
 
 Only the canary workload is measured (``target`` is the canary Deployment's name, which is what
 Istio reports as ``destination_workload``); ``reporter="destination"`` counts each request once.
 """
+
+# Flagger's success rate has no value at all when every request failed (the numerator has no series), so a canary
+# whose every answer is a 5xx read as "not receiving traffic". The numerator falls back to 0 when it has no series:
+# all failed reads 0 %, while no requests at all (the denominator has no series, or a rate of 0) is still no data.
+NO_SUCCESS = " or on() vector(0)"
 
 TEMPLATES = {
     # Percentage of requests that did not answer 5xx.
@@ -13,8 +18,8 @@ TEMPLATES = {
         "title": "request success rate",
         "unit": "%",
         "query": (
-            'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",'
-            'destination_workload=~"{{ target }}",response_code!~"5.*"}[{{ interval }}]))'
+            '(sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",'
+            'destination_workload=~"{{ target }}",response_code!~"5.*"}[{{ interval }}]))' + NO_SUCCESS + ')'
             ' / '
             'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",'
             'destination_workload=~"{{ target }}"}[{{ interval }}]))'

@@ -20,12 +20,12 @@ def test_every_placeholder_form_renders_the_same(template):
     assert r.render(template, VARS) == 'up{namespace="test"}'
 
 
-def test_flagger_istio_success_rate_renders_with_flagger_values():
+def test_flagger_istio_success_rate_renders_with_flagger_values_and_a_numerator_of_0_when_all_failed():
     from ansible_collections.progressive.delivery.plugins.module_utils.analysis.providers import builtin_templates
     query = r.render(builtin_templates("istio")["request-success-rate"].query, VARS)
     assert query == (
-        'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="test",'
-        'destination_workload=~"podinfo",response_code!~"5.*"}[1m]))'
+        '(sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="test",'
+        'destination_workload=~"podinfo",response_code!~"5.*"}[1m])) or on() vector(0))'
         ' / sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="test",'
         'destination_workload=~"podinfo"}[1m])) * 100')
 
