@@ -7,6 +7,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.analysis impo
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import judge
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis.prometheus import PrometheusAPIError, QueryResult
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
+from tests.unit.clock import FakeClock
 
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "podinfo", "namespace": "test"},
               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "podinfo"}},
@@ -19,17 +20,6 @@ class FakeCluster(object):
 
     def get(self, api_version, kind, namespace, name):
         return DEPLOYMENT if (kind, name) == ("Deployment", "podinfo") else None
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_the_poll_defaults_to_the_scrape_interval_and_may_not_be_shorter():
@@ -112,7 +102,7 @@ def test_the_unreachable_rule_needs_the_expected_requests():
 
 def run_wait(prometheus, seconds=10.0):
     cluster = FakeCluster()
-    clock = Clock()
+    clock = FakeClock()
     result = watch.watch(cluster, "podinfo", "test", seconds, poll=0.25, probe=probe(prometheus), clock=clock, sleep=clock.sleep)
     return result, clock
 
@@ -127,7 +117,7 @@ def test_a_certain_breach_ends_the_wait_at_the_look_that_shows_it():
 
 def test_a_certain_breach_routes_to_the_primary_before_the_wait_returns():
     looks = [{"requests": 6 * n, "failed": 2 * n} for n in range(1, 10)]
-    cluster, clock, routed = FakeCluster(), Clock(), []
+    cluster, clock, routed = FakeCluster(), FakeClock(), []
     result = watch.watch(cluster, "podinfo", "test", 10.0, poll=0.25, probe=probe(Prometheus({"requests": 0, "failed": 0}, looks)),
                          on_abort=lambda: routed.append(clock.now) or {"podinfo-primary": 70, "podinfo-canary": 30},
                          clock=clock, sleep=clock.sleep)

@@ -7,6 +7,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.routing impor
 from ansible_collections.progressive.delivery.plugins.module_utils.routing import gatewayapi as gw
 from ansible_collections.progressive.delivery.plugins.module_utils.state import status as st
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
+from tests.unit.clock import FakeClock
 
 HOST = istio.route_target("podinfo")
 SUBSET = istio.route_target("backend", mode="subset", primary_subset="v1", canary_subset="v2")
@@ -132,17 +133,6 @@ def test_route_watch_reads_the_http_routes_backend_refs():
     assert drift.RouteWatch(reader(router), 20).look()["reason"] == "found canary 0 %, expected 20 %"
 
 
-class Clock(object):
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 class Changing(object):
     """A split that someone else changes once ``at`` seconds have passed."""
 
@@ -154,7 +144,7 @@ class Changing(object):
 
 
 def test_the_wait_ends_at_the_first_poll_that_sees_the_change():
-    clock = Clock()
+    clock = FakeClock()
     looks = drift.RouteWatch(Changing(clock, 1.0, 30, 0), 30, "VirtualService podinfo")
     result = watch.watch(FakeCluster(), "podinfo", "test", 5.0, poll=0.25, clock=clock, sleep=clock.sleep, route=looks)
     assert result["interrupted"] == watch.ROUTE_DRIFT
@@ -163,14 +153,14 @@ def test_the_wait_ends_at_the_first_poll_that_sees_the_change():
 
 
 def test_a_wait_whose_split_stays_runs_out_and_reports_no_drift():
-    clock = Clock()
+    clock = FakeClock()
     looks = drift.RouteWatch(Changing(clock, 99, 30, 0), 30)
     result = watch.watch(FakeCluster(), "podinfo", "test", 2.0, poll=0.5, clock=clock, sleep=clock.sleep, route=looks)
     assert result["interrupted"] is None and result["route_drift"] is None and result["waited"] >= 2.0
 
 
 def test_an_abort_request_wins_over_a_drift_seen_in_the_same_poll():
-    clock = Clock()
+    clock = FakeClock()
 
     class Aborting(FakeCluster):
         def get(self, api_version, kind, namespace, name):
@@ -184,7 +174,7 @@ def test_an_abort_request_wins_over_a_drift_seen_in_the_same_poll():
 
 
 def test_a_canary_ready_wait_does_not_watch_the_route():
-    clock = Clock()
+    clock = FakeClock()
     looks = drift.RouteWatch(Changing(clock, 0, 30, 0), 30)
     result = watch.watch(FakeCluster(), "podinfo", "test", 1.0, until=watch.CANARY_READY, poll=0.5, clock=clock, sleep=clock.sleep,
                          route=looks)

@@ -2,6 +2,7 @@
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import ClusterError
 from ansible_collections.progressive.delivery.plugins.module_utils.state import watch
+from tests.unit.clock import FakeClock
 
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "podinfo", "namespace": "test"},
               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "podinfo"}},
@@ -35,19 +36,8 @@ class FakeCluster(object):
         return self.log
 
 
-class Clock(object):
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def run(cluster, seconds=3.0, poll=0.1):
-    clock = Clock()
+    clock = FakeClock()
     health = watch.HealthWatch(cluster, "test", wall_clock=lambda: 1e9)
     result = watch.watch(cluster, "podinfo", "test", seconds, poll=poll, health=health, clock=clock, sleep=clock.sleep)
     return result, clock
@@ -82,7 +72,7 @@ def test_an_unreadable_log_is_said_not_raised():
 
 def test_canary_ready_waits_do_not_judge_health():
     cluster = FakeCluster([pod(waiting="CrashLoopBackOff")])
-    clock = Clock()
+    clock = FakeClock()
     result = watch.watch(cluster, "podinfo", "test", 1.0, until=watch.CANARY_READY, poll=0.5,
                          health=watch.HealthWatch(cluster, "test"), clock=clock, sleep=clock.sleep)
     assert "unhealthy" not in result and cluster.lists == []
