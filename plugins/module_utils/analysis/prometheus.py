@@ -22,7 +22,15 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import SSLValidationError, open_url
 
-from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import SourceError
+from ansible_collections.progressive.delivery.plugins.module_utils.analysis.metric_source import (
+    SourceAuthError,
+    SourceConfigError,
+    SourceConnectionError,
+    SourceError,
+    SourceQueryError,
+    SourceResponseError,
+    SourceTLSError,
+)
 
 DEFAULT_TIMEOUT = 5.0
 USER_AGENT = "ansible-progressive.delivery"
@@ -51,10 +59,9 @@ _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 6
 class PrometheusError(SourceError):
     """Base of every error this client raises; ``str(err)`` is a complete, user-facing message.
 
-    A metrics-source error (metric_source.py): its ``kind`` tells a failed query (``api``) from an
+    A metrics-source error (metric_source.py): each typed error below is also the source error of its kind
+    (``PrometheusAuthError`` is a ``SourceAuthError``), whose ``kind`` tells a failed query (``api``) from an
     unusable Prometheus."""
-
-    kind = "error"
 
     def __init__(self, message, url=None, status=None, error_type=None, error=None):
         super(PrometheusError, self).__init__(message, url=url, status=status)
@@ -62,40 +69,28 @@ class PrometheusError(SourceError):
         self.error = error
 
 
-class PrometheusConfigError(PrometheusError):
+class PrometheusConfigError(SourceConfigError, PrometheusError):
     """The client options themselves are wrong (bad URL scheme, missing certificate file, ...)."""
 
-    kind = "config"
 
-
-class PrometheusConnectionError(PrometheusError):
+class PrometheusConnectionError(SourceConnectionError, PrometheusError):
     """No HTTP answer: connection refused, name resolution failed, timeout, connection reset."""
 
-    kind = "connection"
 
-
-class PrometheusTLSError(PrometheusError):
+class PrometheusTLSError(SourceTLSError, PrometheusError):
     """The TLS handshake failed (certificate verification, client certificate, protocol)."""
 
-    kind = "tls"
 
-
-class PrometheusAuthError(PrometheusError):
+class PrometheusAuthError(SourceAuthError, PrometheusError):
     """HTTP 401 or 403."""
 
-    kind = "auth"
 
-
-class PrometheusAPIError(PrometheusError):
+class PrometheusAPIError(SourceQueryError, PrometheusError):
     """Any other HTTP error, or ``status: error``; carries Prometheus' ``errorType`` and ``error``."""
 
-    kind = "api"
 
-
-class PrometheusResponseError(PrometheusError):
+class PrometheusResponseError(SourceResponseError, PrometheusError):
     """The answer is not the JSON document the Prometheus API returns."""
-
-    kind = "response"
 
 
 class QueryResult(object):
