@@ -13,15 +13,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import http.client
-import socket
-import ssl
-import urllib.error
 
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import SSLValidationError, open_url
 
 from ansible_collections.progressive.delivery.plugins.module_utils import metrics_push as mp
+from ansible_collections.progressive.delivery.plugins.module_utils._http_send import send
 from ansible_collections.progressive.delivery.plugins.module_utils.state.status import PHASES
 
 USER_AGENT = "progressive.delivery-metrics-push"
@@ -50,46 +45,14 @@ def argument_spec():
     )
 
 
-def _transport_reason(reason, timeout):
-    if isinstance(reason, (socket.timeout, TimeoutError)):
-        return "no answer within the timeout of %g s" % timeout
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused (is the Pushgateway running at that address?)"
-    if isinstance(reason, socket.gaierror):
-        return "cannot resolve the Pushgateway's host (%s)" % (reason.strerror or reason)
-    if isinstance(reason, (ssl.SSLError, ssl.CertificateError)):
-        return "TLS error: %s (give ca_path with the CA that signed the server's certificate)" % reason
-    return "cannot connect to the Pushgateway: %s" % (reason,)
-
-
 def put(url, text, params, username, password):
     """One PUT: ``(status or None, answer text or the transport error)``."""
     headers = {"Content-Type": CONTENT_TYPE}
     if params["bearer_token"]:
         headers["Authorization"] = "Bearer %s" % params["bearer_token"]
-    try:
-        response = open_url(url, data=text.encode("utf-8"), method="PUT", headers=headers, timeout=params["timeout"],
-                            validate_certs=params["validate_certs"], ca_path=params["ca_path"], http_agent=USER_AGENT,
-                            url_username=username, url_password=password, force_basic_auth=bool(username),
-                            use_netrc=False, follow_redirects="none")
-        try:
-            return response.getcode(), response.read().decode("utf-8", "replace")
-        finally:
-            response.close()
-    except urllib.error.HTTPError as exc:
-        try:
-            answer = (exc.read() or b"").decode("utf-8", "replace")
-        except Exception:  # pylint: disable=broad-except
-            answer = ""
-        return exc.code, answer
-    except SSLValidationError as exc:
-        return None, _transport_reason(ssl.SSLError(str(exc)), params["timeout"])
-    except urllib.error.URLError as exc:
-        return None, _transport_reason(exc.reason, params["timeout"])
-    except UrlsConnectionError as exc:
-        return None, _transport_reason(exc, params["timeout"])
-    except (OSError, http.client.HTTPException) as exc:
-        return None, _transport_reason(exc, params["timeout"])
+    return send(url, text.encode("utf-8"), "PUT", headers, params["timeout"], params["validate_certs"], params["ca_path"],
+                USER_AGENT, peer="the Pushgateway", refused_hint=" (is it running at that address?)",
+                username=username, password=password)
 
 
 def run_metrics_push(module, now=None):

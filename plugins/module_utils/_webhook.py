@@ -5,23 +5,18 @@
 
 The decisions (what passes, what the answers mean, Flagger's messages) are in
 ``analysis/webhooks.py``; here the HTTP call (``ansible.module_utils.urls``), with retries, and
-every transport error turned into the reason of a hook that did not pass.
+every transport error turned into the reason of a hook that did not pass (``_http_send.py``).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import http.client
 import json
-import socket
-import ssl
 import time
-import urllib.error
 
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import SSLValidationError, open_url
 
+from ansible_collections.progressive.delivery.plugins.module_utils._http_send import send
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import webhooks as wh
 
 USER_AGENT = "progressive.delivery-webhook"
@@ -54,46 +49,14 @@ def argument_spec():
     )
 
 
-def _transport_reason(reason, hook):
-    if isinstance(reason, (socket.timeout, TimeoutError)):
-        return "no answer within the timeout of %g s" % hook["timeout"]
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused by the receiver"
-    if isinstance(reason, socket.gaierror):
-        return "cannot resolve the receiver's host (%s)" % (reason.strerror or reason)
-    if isinstance(reason, (ssl.SSLError, ssl.CertificateError)):
-        return "TLS error: %s (give ca_path with the CA that signed the server's certificate)" % reason
-    return "cannot connect to the receiver: %s" % (reason,)
-
-
 def post(hook, body):
     """One POST: ``(status or None, answer text or the transport error)``."""
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/plain, */*"}
     headers.update(hook["headers"])
     if hook["bearer_token"]:
         headers["Authorization"] = "Bearer %s" % hook["bearer_token"]
-    try:
-        response = open_url(hook["url"], data=json.dumps(body), method="POST", headers=headers, timeout=hook["timeout"],
-                            validate_certs=hook["validate_certs"], ca_path=hook["ca_path"], http_agent=USER_AGENT,
-                            use_netrc=False, follow_redirects="none")
-        try:
-            return response.getcode(), response.read().decode("utf-8", "replace")
-        finally:
-            response.close()
-    except urllib.error.HTTPError as exc:
-        try:
-            text = (exc.read() or b"").decode("utf-8", "replace")
-        except Exception:  # pylint: disable=broad-except
-            text = ""
-        return exc.code, text
-    except SSLValidationError as exc:
-        return None, _transport_reason(ssl.SSLError(str(exc)), hook)
-    except urllib.error.URLError as exc:
-        return None, _transport_reason(exc.reason, hook)
-    except UrlsConnectionError as exc:
-        return None, _transport_reason(exc, hook)
-    except (OSError, http.client.HTTPException) as exc:
-        return None, _transport_reason(exc, hook)
+    return send(hook["url"], json.dumps(body), "POST", headers, hook["timeout"], hook["validate_certs"], hook["ca_path"],
+                USER_AGENT)
 
 
 def call(hook, body, sleep=time.sleep):
