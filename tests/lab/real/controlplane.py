@@ -74,6 +74,10 @@ class ControlPlane:
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file", paths["sa.pub"], "--service-account-signing-key-file", paths["sa.key"],
             "--service-cluster-ip-range", SERVICE_CIDR, "--endpoint-reconciler-type", "none",
+            # pods/log as in a cluster: to the node's address, the kubelet's certificate checked, the API server's shown
+            "--kubelet-preferred-address-types", "InternalIP", "--kubelet-certificate-authority", paths["ca.crt"],
+            "--kubelet-client-certificate", paths["apiserver-kubelet-client.crt"],
+            "--kubelet-client-key", paths["apiserver-kubelet-client.key"],
             "--enable-priority-and-fairness=false", "--profiling=false", "--v", "1"])
         self.kube = Kube(self.api_url, self.token, paths["ca.crt"])
         api.wait_ready(lambda: self.kube.session.get(self.api_url + "/readyz", timeout=2).status_code == 200, 60, self.stop_event)

@@ -92,7 +92,7 @@ class RealLab:
         self._mark("control plane ready")
         self.write()
         self.node = NodeAgent(self.cp.kube, NODE_NAME, self.network, self.manifest.get("versions"),
-                              os.path.join(self.logs, "pods"), os.path.join(self.directory, "pods"))
+                              os.path.join(self.logs, "pods"), os.path.join(self.directory, "pods"), pki_dir=self.cp.pki_dir)
         self.node.start()
         self.cp.install_crds(self.manifest["crds"])
         self._mark("CRDs established")

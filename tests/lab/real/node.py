@@ -18,8 +18,9 @@ from typing import Dict, Optional
 
 import requests
 
-from . import images
-from ..common import stop_processes
+from . import images, pki
+from ..common import free_port, stop_processes
+from .kubelet_api import KubeletApi, LogNotFound, log_file
 from .kube import ApiError, Kube
 from .network import Network
 
@@ -56,6 +57,8 @@ class Container:
         self.waiting: Optional[str] = None
         self.waiting_message = ""
         self.backoff_until = 0.0
+        # where each instance's output begins in the container's log file (the kubelet API's previous=true)
+        self.log_starts: list = []
 
 
 class Pod:
@@ -79,9 +82,11 @@ class Pod:
 
 
 class NodeAgent:
-    def __init__(self, kube: Kube, name: str, network: Network, versions: dict, log_dir: str, work_dir: str):
+    def __init__(self, kube: Kube, name: str, network: Network, versions: dict, log_dir: str, work_dir: str,
+                 pki_dir: Optional[str] = None):
         self.kube, self.name, self.network, self.versions = kube, name, network, versions
-        self.log_dir, self.work_dir = log_dir, work_dir
+        self.log_dir, self.work_dir, self.pki_dir = log_dir, work_dir, pki_dir
+        self.kubelet_api: Optional[KubeletApi] = None
         self.pods: Dict[str, Pod] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -107,7 +112,7 @@ class NodeAgent:
             "nodeInfo": {"kubeletVersion": KUBE_VERSION, "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64",
                          "containerRuntimeVersion": "lab://processes", "kernelVersion": os.uname().release, "osImage": "lab",
                          "machineID": "", "systemUUID": "", "bootID": ""},
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_api.port if self.kubelet_api else 0}},
         }
 
     def register(self) -> None:
@@ -137,11 +142,34 @@ class NodeAgent:
 
     # ------------------------------------------------------------------ pods
     def start(self) -> None:
+        if self.pki_dir:
+            self._serve_kubelet_api()
         self.register()
         for target in (self._heartbeat, self._sync_loop):
             thread = threading.Thread(target=target, daemon=True, name="node-%s" % target.__name__)
             thread.start()
             self._threads.append(thread)
+
+    def _serve_kubelet_api(self) -> None:
+        """The kubelet API's containerLogs on the bridge's address (the Node's InternalIP), as the API server expects."""
+        address = self.network.gateway
+        paths = pki.issue_node_certificate(self.pki_dir, self.name, address)
+        self.kubelet_api = KubeletApi(address, free_port(address), paths["node.crt"], paths["node.key"],
+                                      os.path.join(self.pki_dir, "ca.crt"), self.container_log)
+        self.kubelet_api.start()
+
+    def container_log(self, namespace: str, pod_name: str, container: str):
+        """``(log file, instance offsets, running)`` of a pod's container on this node, for the kubelet API; LogNotFound
+        for a pod or container it does not run."""
+        with self._lock:
+            pods = [p for p in self.pods.values() if p.namespace == namespace and p.name == pod_name]
+        if not pods:
+            raise LogNotFound('pod "%s" not found on node %s' % (pod_name, self.name))
+        for c in pods[0].containers:
+            if c.name == container:
+                return (log_file(self.log_dir, namespace, pod_name, container), list(c.log_starts),
+                        c.process is not None and c.process.poll() is None)
+        raise LogNotFound("container is not valid")
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -252,8 +280,9 @@ class NodeAgent:
             env[item["name"]] = self._env_value(item, pod)
         work = os.path.join(self.work_dir, "%s_%s" % (pod.namespace, pod.name))
         os.makedirs(work, exist_ok=True)
-        log_path = os.path.join(self.log_dir, "%s_%s_%s.log" % (pod.namespace, pod.name, c.name))
+        log_path = log_file(self.log_dir, pod.namespace, pod.name, c.name)
         with open(log_path, "ab") as output:
+            c.log_starts.append(output.seek(0, os.SEEK_END))
             # Its own UTS namespace too, so the pod's hostname is its name as in a cluster (podinfo reports it);
             # ip, unshare and sh each exec the next, so the pid is the program's.
             c.process = subprocess.Popen(["ip", "netns", "exec", pod.net["netns"], "unshare", "--uts", "--", "/bin/sh", "-c",
@@ -404,6 +433,8 @@ class NodeAgent:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.kubelet_api:
+            self.kubelet_api.stop()
         with self._lock:
             pods = list(self.pods.values())
         for pod in pods:

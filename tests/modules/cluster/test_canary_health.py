@@ -1,6 +1,7 @@
 """canary_wait(watch_health=true) against the lab's real API server and node agent: a canary whose
 podinfo exits at once (an unknown flag) ends the wait within seconds; a healthy one is waited out."""
 
+import pathlib
 import time
 
 from ansible_collections.progressive.delivery.plugins.modules import canary_wait
@@ -28,8 +29,12 @@ def test_a_crash_looping_canary_ends_the_wait_with_the_pod_and_its_state(lab):
     reason = unhealthy["reason"]
     assert reason.startswith("canary %s container podinfod " % pod["name"]), reason
     assert "CrashLoopBackOff" in reason or "exit code 2" in reason, reason
-    # the lab has no kubelet API: the log read fails and says so instead of failing the module
-    assert "; logs unavailable (HTTP 500: " in reason, reason
+    # pods/log through the API server to the node agent's kubelet API: the last lines of the crashed instance, the
+    # same as the end of the node agent's log file of the container
+    written = (pathlib.Path(lab.info["logs"]) / "pods" / ("%s_%s_podinfod.log" % (lab.namespace, pod["name"]))).read_text()
+    last = written.rstrip("\n").splitlines()[-10:]
+    assert "--no-such-flag" in written and unhealthy["reason"].endswith("; last log lines: " + " | ".join(last)), reason
+    assert result["health"]["logs"] == last
     assert result["health"]["healthy"] is False and result["health"]["culprit"] == {"pod": pod["name"], "container": "podinfod"}
     assert elapsed < 15, elapsed
 
