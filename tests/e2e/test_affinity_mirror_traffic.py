@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
+from ansible_collections.progressive.delivery.plugins.modules import canary_route
 
 from tests.cluster import Namespaces
-from tests.mesh import podinfo_deployment, wait_for
+from tests.mesh import wait_for
 from tests.modules.cluster.harness import run_module
+
+from ._initialized import initialized_with_canary
 
 pytestmark = pytest.mark.lab
 
@@ -46,15 +48,7 @@ def routed(shared_lab):
     ns = namespaces.create("affinity-traffic")
     try:
         lab = shared_lab
-        lab.apply(podinfo_deployment(ns, version=PRIMARY, replicas=1))
-        wait_for(lambda: lab.rolled_out("podinfo", 1, ns), 90, "podinfo 6.0.0", describe=lambda: lab.describe(namespace=ns))
-        init = run_module(canary_init, lab, dict(namespace=ns, target="podinfo", wait_timeout=60))
-        assert not init.get("failed"), init
-        target = lab.read("apps/v1", "Deployment", ns, "podinfo")
-        target["spec"]["replicas"] = 1
-        target["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:" + CANARY
-        lab.apply(target)
-        wait_for(lambda: lab.rolled_out("podinfo", 1, ns), 90, "the canary at 6.0.1", describe=lambda: lab.describe(namespace=ns))
+        initialized_with_canary(lab, ns, PRIMARY, CANARY)
         routed = Routed(lab, ns)
         wait_for(lambda: answers(routed, "/version", {}, 1)[0] == {PRIMARY: 1}, 60, "the primary through the mesh")
         yield routed

@@ -14,11 +14,13 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.progressive.delivery.plugins.modules import canary_init, canary_route
+from ansible_collections.progressive.delivery.plugins.modules import canary_route
 
 from tests.cluster import Namespaces
-from tests.mesh import REPO, podinfo_deployment, versions_served, wait_for
+from tests.mesh import REPO, versions_served, wait_for
 from tests.modules.cluster.harness import run_module
+
+from ._initialized import initialized_with_canary
 
 pytestmark = pytest.mark.lab
 
@@ -48,15 +50,7 @@ class Routed:
 
 
 def route(lab, ns):
-    lab.apply(podinfo_deployment(ns, version=PRIMARY, replicas=1))
-    wait_for(lambda: lab.rolled_out("podinfo", 1, ns), 90, "podinfo 6.0.0", describe=lambda: lab.describe(namespace=ns))
-    init = run_module(canary_init, lab, dict(namespace=ns, target="podinfo", wait_timeout=60))
-    assert not init.get("failed"), init
-    target = lab.read("apps/v1", "Deployment", ns, "podinfo")
-    target["spec"]["replicas"] = 1
-    target["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:" + CANARY
-    lab.apply(target)
-    wait_for(lambda: lab.rolled_out("podinfo", 1, ns), 90, "the canary at 6.0.1", describe=lambda: lab.describe(namespace=ns))
+    initialized_with_canary(lab, ns, PRIMARY, CANARY)
 
     vs = lab.read(VS[0], VS[1], ns, "podinfo")
     assert [route["name"] for route in vs["spec"]["http"]] == ["podinfo"]
