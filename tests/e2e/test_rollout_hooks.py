@@ -49,12 +49,13 @@ def test_confirm_promotion_gate_holds_until_the_gate_playbook_opens_it_even_acro
     try:
         wait_for_line(first, "waiting for promotion approval")
         # the line is printed, then recorded with the interval
-        wait_for(lambda: canary.status()["phase"] == "WaitingPromotion", timeout=30)
+        # an interval of 1 s costs 5-10 s of CPU on a loaded runner: two of them need more than 30 s (CI rehearsal)
+        wait_for(lambda: canary.status()["phase"] == "WaitingPromotion", timeout=90)
         held = canary.status()
         assert held["phase"] == "WaitingPromotion" and held["canary_weight"] == 50
         assert canary.image("podinfo-primary").endswith(":6.0.0")
         # the metrics keep being checked while the gate holds
-        wait_for(lambda: canary.status()["iterations"] > held["iterations"] + 1, timeout=30)
+        wait_for(lambda: canary.status()["iterations"] > held["iterations"] + 1, timeout=90)
         assert canary.status()["phase"] == "WaitingPromotion"
     finally:
         kill_group(first)

@@ -150,7 +150,7 @@ def test_a_revision_pushed_during_the_analysis_restarts_it(canary):
         run.wait_for("canary weight 20")
         seen, poller = watch_weights(canary, stop)
         canary.release("6.0.3")
-        code, output = run.finish(timeout=120)
+        code, output = run.finish(timeout=240)
         stop.set()
         poller.join()
     finally:

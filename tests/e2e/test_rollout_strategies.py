@@ -180,9 +180,10 @@ def test_argo_steps_hold_at_an_indefinite_pause_until_the_promote_playbook(canar
     run = canary.start(rollout_analysis={"interval": "2s", "steps": steps})
     try:
         wait_for_line(run, "Pausing podinfo.%s at step 1/2 until promoted" % canary.namespace)
-        wait_for(lambda: canary.status()["phase"] == "WaitingPromotion", timeout=30)
+        # an interval of 1 s costs 5-10 s of CPU on a loaded runner: two of them need more than 30 s (CI rehearsal)
+        wait_for(lambda: canary.status()["phase"] == "WaitingPromotion", timeout=90)
         held = canary.status()
-        wait_for(lambda: canary.status()["iterations"] >= held["iterations"] + 2, timeout=30)
+        wait_for(lambda: canary.status()["iterations"] >= held["iterations"] + 2, timeout=90)
         assert canary.status()["phase"] == "WaitingPromotion" and canary.weights()["podinfo-canary"] == 25
         rc, out = canary.run("promote")
         assert rc == 0, out
