@@ -14,7 +14,6 @@ __metaclass__ = type
 
 import datetime
 
-
 from ansible_collections.progressive.delivery.plugins.module_utils import metrics_push as mp
 from ansible_collections.progressive.delivery.plugins.module_utils._http_send import send
 from ansible_collections.progressive.delivery.plugins.module_utils.state.status import PHASES

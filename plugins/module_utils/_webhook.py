@@ -15,7 +15,6 @@ __metaclass__ = type
 import json
 import time
 
-
 from ansible_collections.progressive.delivery.plugins.module_utils._http_send import send
 from ansible_collections.progressive.delivery.plugins.module_utils.analysis import webhooks as wh
 

@@ -49,7 +49,7 @@ def test_confirm_promotion_gate_holds_until_the_gate_playbook_opens_it_even_acro
     try:
         wait_for_line(first, "waiting for promotion approval")
         # the line is printed, then recorded with the interval
-        # an interval of 1 s costs 5-10 s of CPU on a loaded runner: two of them need more than 30 s (CI rehearsal)
+        # an interval of these runs costs 5-10 s of CPU on a loaded runner: two need more than 30 s (CI rehearsal)
         wait_for(lambda: canary.status()["phase"] == "WaitingPromotion", timeout=90)
         held = canary.status()
         assert held["phase"] == "WaitingPromotion" and held["canary_weight"] == 50

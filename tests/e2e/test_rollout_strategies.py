@@ -180,7 +180,7 @@ def test_argo_steps_hold_at_an_indefinite_pause_until_the_promote_playbook(canar
     run = canary.start(rollout_analysis={"interval": "2s", "steps": steps})
     try:
         wait_for_line(run, "Pausing podinfo.%s at step 1/2 until promoted" % canary.namespace)
-        # an interval of 1 s costs 5-10 s of CPU on a loaded runner: two of them need more than 30 s (CI rehearsal)
+        # an interval of these runs costs 5-10 s of CPU on a loaded runner: two need more than 30 s (CI rehearsal)
         wait_for(lambda: canary.status()["phase"] == "WaitingPromotion", timeout=90)
         held = canary.status()
         wait_for(lambda: canary.status()["iterations"] >= held["iterations"] + 2, timeout=90)
