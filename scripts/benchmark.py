@@ -130,12 +130,14 @@ def main():
     parser.add_argument("--concurrency", default=None, metavar="N,N,...",
                         help="instead: N canaries in parallel from one ansible-playbook for each N (e.g. 1,10,25,50); "
                              "appends its section to --write")
+    parser.add_argument("--modules-as-processes", action="store_true",
+                        help="with --concurrency: run every module task as its own process (progressive_delivery_in_process=false)")
     args = parser.parse_args()
     if args.judge:
         return judge_benchmark(args)
     if args.concurrency:
         concurrency_benchmark([int(n) for n in args.concurrency.split(",")], args.interval,
-                              args.dir or tempfile.mkdtemp(prefix="pd-bench-"), args.write)
+                              args.dir or tempfile.mkdtemp(prefix="pd-bench-"), args.write, not args.modules_as_processes)
         return
 
     lab_dir = args.dir or tempfile.mkdtemp(prefix="pd-bench-")
@@ -362,44 +364,58 @@ def fast_abort_render(args, results):
 
 
 class TreeSampler(threading.Thread):
-    """Peak of the summed RSS of a process and all its descendants, sampled from /proc every 0.2 s."""
+    """Peaks of the summed RSS and PSS of a process and all its descendants, sampled from /proc every 0.2 s.
+
+    RSS counts a page shared by forks (the playbook's workers) once in every process; PSS divides it among them,
+    so the summed PSS is the memory the tree really holds.
+    """
 
     def __init__(self, pid):
         super().__init__(daemon=True)
         self.pid = pid
         self.peak = 0
+        self.peak_pss = 0
         self.peak_processes = 0
         self._halt = threading.Event()
 
     @staticmethod
-    def _table():
-        parents, rss = {}, {}
+    def _parents():
+        parents = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 with open("/proc/%s/stat" % entry) as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-                with open("/proc/%s/statm" % entry) as handle:
-                    pages = int(handle.read().split()[1])
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue  # the process ended meanwhile
-            parents[int(entry)] = int(fields[1])
-            rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-        return parents, rss
+        return parents
+
+    @staticmethod
+    def _memory(pid):
+        """(RSS, PSS) in bytes, or None for a process that ended meanwhile."""
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as handle:
+                # "Rss:   1234 kB" lines after the mapping's header line, whose first field holds spaces
+                fields = dict(line.split(":", 1) for line in handle if " " not in line.split(":", 1)[0])
+            return int(fields["Rss"].split()[0]) * 1024, int(fields["Pss"].split()[0]) * 1024
+        except (OSError, KeyError, ValueError, IndexError):
+            return None
 
     def run(self):
         while not self._halt.is_set():
-            parents, rss = self._table()
+            parents = self._parents()
             tree, frontier = {self.pid}, [self.pid]
             while frontier:
                 parent = frontier.pop()
                 children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
                 tree.update(children)
                 frontier.extend(children)
-            total = sum(rss.get(pid, 0) for pid in tree)
-            if total > self.peak:
-                self.peak, self.peak_processes = total, len(tree)
+            memory = [m for m in (self._memory(pid) for pid in tree) if m]
+            rss, pss = sum(m[0] for m in memory), sum(m[1] for m in memory)
+            if rss > self.peak:
+                self.peak, self.peak_processes = rss, len(tree)
+            self.peak_pss = max(self.peak_pss, pss)
             time.sleep(0.2)
 
     def stop(self):
@@ -409,7 +425,8 @@ class TreeSampler(threading.Thread):
 
 def concurrency_run(lab, count, playbook_vars, work_dir, name):
     """One ansible-playbook driving ``count`` canaries (hosts c0.., ansible_connection=local, forks=count):
-    (return code, wall seconds, peak RSS bytes of its process tree, CPU seconds of the tree, peak processes)."""
+    (return code, wall seconds, peak RSS bytes of its process tree, CPU seconds of the tree, peak processes,
+    peak PSS bytes of the tree)."""
     import resource
 
     hosts = dict(("c%d" % index, dict(playbook_vars, rollout_namespace="bench-%d" % index, ansible_connection="local"))
@@ -438,10 +455,10 @@ def concurrency_run(lab, count, playbook_vars, work_dir, name):
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return rc, wall, sampler.peak, cpu, sampler.peak_processes
+    return rc, wall, sampler.peak, cpu, sampler.peak_processes, sampler.peak_pss
 
 
-def concurrency_benchmark(counts, interval, lab_dir, write=None):
+def concurrency_benchmark(counts, interval, lab_dir, write=None, modules_in_worker=True):
     """N canaries in N namespaces from one ansible-playbook, for each N of ``counts``: the rollout of podinfo 6.0.1
     (after an initializing run) measured for wall time, peak RSS of the process tree and CPU seconds."""
     logs = os.path.join(lab_dir, "benchmark-logs")
@@ -458,6 +475,7 @@ def concurrency_benchmark(counts, interval, lab_dir, write=None):
         playbook_vars = {
             "rollout_target": TARGET, "rollout_kubeconfig": lab["kubeconfig"], "rollout_prometheus": {"url": lab["prometheus"]},
             "rollout_progress_deadline_seconds": 300, "rollout_scale_down_delay": 0, "rollout_report": False,
+            "progressive_delivery_in_process": modules_in_worker,
             "rollout_analysis": {"interval": "%ds" % interval, "threshold": 2, "step_weights": [50],
                                  "metrics": [{"name": "error-free", "query": "vector(100)", "threshold_range": {"min": 99}}]},
         }
@@ -474,17 +492,18 @@ def concurrency_benchmark(counts, interval, lab_dir, write=None):
             for index in range(count):
                 release_in(apps, "bench-%d" % index, "6.0.1" if "6.0.1" not in image_in(apps, "bench-%d" % index) else "6.0.3")
             print("benchmark: %d canaries - rolling out" % count, flush=True)
-            rc, wall, rss, cpu, processes = concurrency_run(lab, count, playbook_vars, logs, "rollout")
+            rc, wall, rss, cpu, processes, pss = concurrency_run(lab, count, playbook_vars, logs, "rollout")
             if rc:
                 raise SystemExit("rolling out %d canaries failed, see %s/rollout-%d.log" % (count, logs, count))
-            rows.append({"canaries": count, "wall_seconds": wall, "peak_rss_bytes": rss, "cpu_seconds": cpu, "peak_processes": processes})
-            print("benchmark: %d canaries: %.1f s wall, %.0f MiB peak RSS (%d processes), %.1f CPU s"
-                  % (count, wall, rss / 2.0 ** 20, processes, cpu), flush=True)
-            with open(os.path.join(logs, "concurrency.json"), "w") as handle:
+            rows.append({"canaries": count, "wall_seconds": wall, "peak_rss_bytes": rss, "peak_pss_bytes": pss, "cpu_seconds": cpu,
+                         "peak_processes": processes, "modules_in_worker": modules_in_worker})
+            print("benchmark: %d canaries: %.1f s wall, %.0f MiB peak RSS, %.0f MiB peak PSS (%d processes), %.1f CPU s"
+                  % (count, wall, rss / 2.0 ** 20, pss / 2.0 ** 20, processes, cpu), flush=True)
+            with open(os.path.join(logs, "concurrency-%s.json" % ("worker" if modules_in_worker else "process")), "w") as handle:
                 json.dump(rows, handle, indent=2)
     finally:
         subprocess.call([sys.executable, "-m", "tests.lab", "down", "--dir", lab_dir], cwd=REPO)
-    report = render_concurrency(rows, interval)
+    report = render_concurrency(rows, interval, modules_in_worker)
     print(report)
     if write:
         with open(write, "a") as handle:
@@ -502,19 +521,23 @@ def release_in(apps, namespace, version):
     apps.replace_namespaced_deployment(TARGET, namespace, deployment)
 
 
-def render_concurrency(rows, interval):
+def render_concurrency(rows, interval, modules_in_worker=True):
     alone = next((row["wall_seconds"] for row in rows if row["canaries"] == 1), None)
-    lines = ["", "## Many canaries in parallel from one runner", "",
+    lines = ["", "## Many canaries in parallel from one runner (modules %s)" % ("in the worker" if modules_in_worker else "as processes"), "",
              "Measured %s on %s (%d cores, Python %s), one lab; N canaries in N namespaces driven by ONE ansible-playbook "
              "(N inventory hosts, `ansible_connection=local`, forks N), each rolling out podinfo 6.0.1 (interval %d s, "
-             "one step of 50 %%, a constant metric). RSS: the playbook's whole process tree summed, sampled every 0.2 s; "
-             "CPU: the tree's user + system seconds (rusage of the waited children)." % (
-                 datetime.date.today().isoformat(), platform.node() or "this machine", os.cpu_count(), platform.python_version(), interval),
-             "", "| canaries | wall time | vs one alone | peak RSS (tree) | processes at peak | CPU seconds |", "|---|---|---|---|---|---|"]
+             "one step of 50 %%, a constant metric), progressive_delivery_in_process=%s. RSS and PSS: the playbook's whole "
+             "process tree summed, sampled every 0.2 s (RSS counts the pages the forks share once per process, PSS divides "
+             "them); CPU: the tree's user + system seconds (rusage of the waited children)." % (
+                 datetime.date.today().isoformat(), platform.node() or "this machine", os.cpu_count(), platform.python_version(), interval,
+                 str(modules_in_worker).lower()),
+             "", "| canaries | wall time | vs one alone | peak RSS (tree) | peak PSS (tree) | processes at peak | CPU seconds |",
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
         ratio = "%.2fx" % (row["wall_seconds"] / alone) if alone else "-"
-        lines.append("| %d | %.1f s | %s | %.0f MiB | %d | %.1f |" % (
-            row["canaries"], row["wall_seconds"], ratio, row["peak_rss_bytes"] / 2.0 ** 20, row["peak_processes"], row["cpu_seconds"]))
+        lines.append("| %d | %.1f s | %s | %.0f MiB | %.0f MiB | %d | %.1f |" % (
+            row["canaries"], row["wall_seconds"], ratio, row["peak_rss_bytes"] / 2.0 ** 20, row["peak_pss_bytes"] / 2.0 ** 20,
+            row["peak_processes"], row["cpu_seconds"]))
     return "\n".join(lines) + "\n"
 
 def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula, fault_to_safety, budget, faulty_seconds):
