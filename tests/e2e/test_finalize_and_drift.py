@@ -32,7 +32,11 @@ def snapshot(target):
     for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ConfigMap"), VS,
                               ("networking.istio.io/v1beta1", "DestinationRule"), ("coordination.k8s.io/v1", "Lease")):
         for obj in target.cluster.store.list(api_version, kind, target.namespace):
-            found["%s/%s" % (kind, obj["metadata"]["name"])] = (obj["metadata"].get("resourceVersion"), json.dumps(obj.get("spec"), sort_keys=True))
+            # the generation, where the kind has one, moves with the spec only: a Deployment's status, which its
+            # controller still updates after a promotion, bumps the resourceVersion
+            metadata = obj["metadata"]
+            found["%s/%s" % (kind, metadata["name"])] = (metadata.get("generation") or metadata.get("resourceVersion"),
+                                                        json.dumps([obj.get("spec"), obj.get("data")], sort_keys=True))
     return found
 
 

@@ -65,14 +65,20 @@ def _selector(deployment):
 
 
 def _culprit_log(cluster, namespace, answer):
-    """``answer`` with the culprit container's last log lines, or why they could not be read (the lab has no kubelet API)."""
+    """``answer`` with the culprit container's last log lines, or why they could not be read."""
     culprit = answer["culprit"]
     entry = [e for e in answer["pods"] if e["name"] == culprit["pod"] and e["container"] == culprit["container"]][0]
     # A crash-looping container waits for its restart: what it said before dying is in the previous instance's log.
     previous = bool(entry["last_state"] and (entry["state"] or {}).get("state") != "running")
+
+    def read(previous):
+        return cluster.pod_log(namespace, culprit["pod"], culprit["container"], canary_health.LOG_TAIL_LINES,
+                               canary_health.LOG_LIMIT_BYTES, previous=previous)
     try:
-        lines = cluster.pod_log(namespace, culprit["pod"], culprit["container"], canary_health.LOG_TAIL_LINES,
-                                canary_health.LOG_LIMIT_BYTES, previous=previous)
+        lines = read(previous)
+        # restarted a moment ago, the new instance has said nothing yet: why it restarted is in the previous one's log
+        if not lines.strip() and not previous and entry["last_state"]:
+            lines = read(True)
     except ClusterError as exc:
         return canary_health.with_logs(answer, error=str(exc))
     return canary_health.with_logs(answer, lines=lines) if lines.strip() else canary_health.with_logs(answer, error="empty log")

@@ -33,7 +33,7 @@ class FakeCluster(object):
         self.log_reads.append((name, container, tail_lines, previous))
         if isinstance(self.log, Exception):
             raise self.log
-        return self.log
+        return self.log[previous] if isinstance(self.log, dict) else self.log
 
 
 def run(cluster, seconds=3.0, poll=0.1):
@@ -58,6 +58,20 @@ def test_restarts_climbing_during_the_wait_end_it():
     assert result["unhealthy"]["reason"] == ("canary podinfo-1-a container podinfod running (restarted 3 times, last exit code 1: "
                                              "Error, 1 restart since the previous check); last log lines: panic: boom")
     assert cluster.log_reads == [("podinfo-1-a", "podinfod", 10, False)]
+
+
+def test_a_container_restarted_a_moment_ago_is_explained_by_its_previous_instance():
+    cluster = FakeCluster([pod(restarts=2), pod(restarts=3)], log={False: "", True: "Error: unknown flag: --no-such-flag\n"})
+    result, _ = run(cluster, seconds=30)
+    assert result["unhealthy"]["reason"].endswith("1 restart since the previous check); last log lines: "
+                                                  "Error: unknown flag: --no-such-flag")
+    assert [read[3] for read in cluster.log_reads] == [False, True]
+
+
+def test_an_empty_log_of_both_instances_is_said():
+    cluster = FakeCluster([pod(restarts=2), pod(restarts=3)], log="")
+    result, _ = run(cluster, seconds=30)
+    assert result["unhealthy"]["reason"].endswith("; logs unavailable (empty log)")
 
 
 def test_an_unreadable_log_is_said_not_raised():
