@@ -62,7 +62,7 @@ def test_restarts_climbing_during_the_wait_end_it():
 
 def test_a_container_restarted_a_moment_ago_is_explained_by_its_previous_instance():
     cluster = FakeCluster([pod(restarts=2), pod(restarts=3)], log={False: "", True: "Error: unknown flag: --no-such-flag\n"})
-    result, _ = run(cluster, seconds=30)
+    result = run(cluster, seconds=30)[0]
     assert result["unhealthy"]["reason"].endswith("1 restart since the previous check); last log lines: "
                                                   "Error: unknown flag: --no-such-flag")
     assert [read[3] for read in cluster.log_reads] == [False, True]
@@ -70,7 +70,7 @@ def test_a_container_restarted_a_moment_ago_is_explained_by_its_previous_instanc
 
 def test_an_empty_log_of_both_instances_is_said():
     cluster = FakeCluster([pod(restarts=2), pod(restarts=3)], log="")
-    result, _ = run(cluster, seconds=30)
+    result = run(cluster, seconds=30)[0]
     assert result["unhealthy"]["reason"].endswith("; logs unavailable (empty log)")
 
 
