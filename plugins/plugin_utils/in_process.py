@@ -56,6 +56,11 @@ COLLECTION_NAME = COLLECTION_PACKAGE[len("ansible_collections."):]
 SERIALIZATION_PROFILE = "legacy"
 
 
+def is_verified_release(release):
+    """Whether an ansible-core version is the release whose module runner this mirrors."""
+    return tuple(release.split(".")[:2]) == VERIFIED_ANSIBLE
+
+
 def module_import_name(resolved_action):
     """The Python import name of a module of this collection, or None for any other action."""
     namespace, dot, short_name = (resolved_action or "").rpartition(".")
@@ -69,7 +74,7 @@ def reason_to_run_as_process(*, enabled, ansible_release, transport, become, asy
     """Why a task must run its module as a process (a short phrase), or None when it may run in the worker."""
     if not enabled:
         return "%s is false" % SWITCH
-    if tuple(ansible_release.split(".")[:2]) != VERIFIED_ANSIBLE:
+    if not is_verified_release(ansible_release):
         return "ansible-core %s is not %s" % (ansible_release, ".".join(VERIFIED_ANSIBLE))
     if import_name is None:
         return "not a module of %s" % COLLECTION_NAME
@@ -169,7 +174,7 @@ def preload(import_name):
     kubernetes client stack is most of a module task's CPU). A module that cannot be imported here fails later,
     in its task, with its own message.
     """
-    if tuple(ansible_version.split(".")[:2]) != VERIFIED_ANSIBLE or import_name in sys.modules:
+    if not is_verified_release(ansible_version) or import_name in sys.modules:
         return
     try:
         importlib.import_module(import_name)
