@@ -132,12 +132,16 @@ def main():
                              "appends its section to --write")
     parser.add_argument("--modules-as-processes", action="store_true",
                         help="with --concurrency: run every module task as its own process (progressive_delivery_in_process=false)")
+    parser.add_argument("--concurrency-steps", default="50", metavar="W,W,...",
+                        help="with --concurrency: the canaries' step weights (default one step of 50 %%; Flagger's tutorial "
+                             "is 10,20,30,40,50)")
     args = parser.parse_args()
     if args.judge:
         return judge_benchmark(args)
     if args.concurrency:
         concurrency_benchmark([int(n) for n in args.concurrency.split(",")], args.interval,
-                              args.dir or tempfile.mkdtemp(prefix="pd-bench-"), args.write, not args.modules_as_processes)
+                              args.dir or tempfile.mkdtemp(prefix="pd-bench-"), args.write, not args.modules_as_processes,
+                              [int(weight) for weight in args.concurrency_steps.split(",")])
         return
 
     lab_dir = args.dir or tempfile.mkdtemp(prefix="pd-bench-")
@@ -376,7 +380,9 @@ class TreeSampler(threading.Thread):
         self.peak = 0
         self.peak_pss = 0
         self.peak_processes = 0
+        self.own_cpu = 0.0
         self._halt = threading.Event()
+        self._ticks = os.sysconf("SC_CLK_TCK")
 
     @staticmethod
     def _parents():
@@ -402,8 +408,20 @@ class TreeSampler(threading.Thread):
         except (OSError, KeyError, ValueError, IndexError):
             return None
 
+    def _own_cpu(self):
+        """The CPU seconds of the root process itself (user + system), without its children."""
+        try:
+            with open("/proc/%d/stat" % self.pid) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / float(self._ticks)
+        except (OSError, IndexError, ValueError):
+            return None  # it ended: the last sample stands
+
     def run(self):
         while not self._halt.is_set():
+            own = self._own_cpu()
+            if own is not None:
+                self.own_cpu = own
             parents = self._parents()
             tree, frontier = {self.pid}, [self.pid]
             while frontier:
@@ -423,10 +441,22 @@ class TreeSampler(threading.Thread):
         self.join(timeout=5)
 
 
+def recap_tasks(log_path, host):
+    """(ok, skipped) of one host in a playbook log's PLAY RECAP: the tasks its canary ran and skipped."""
+    with open(log_path) as handle:
+        recap = handle.read().rsplit("PLAY RECAP", 1)[-1]
+    for line in recap.splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == host:
+            numbers = dict(item.split("=") for item in counters.split())
+            return int(numbers["ok"]), int(numbers["skipped"])
+    return None
+
+
 def concurrency_run(lab, count, playbook_vars, work_dir, name):
-    """One ansible-playbook driving ``count`` canaries (hosts c0.., ansible_connection=local, forks=count):
-    (return code, wall seconds, peak RSS bytes of its process tree, CPU seconds of the tree, peak processes,
-    peak PSS bytes of the tree)."""
+    """One ansible-playbook driving ``count`` canaries (hosts c0.., ansible_connection=local, forks=count), measured:
+    return code, wall seconds, peak RSS and PSS bytes of its process tree, CPU seconds of the tree and of the
+    ansible-playbook process alone, peak processes, and the first canary's tasks (ok, skipped)."""
     import resource
 
     hosts = dict(("c%d" % index, dict(playbook_vars, rollout_namespace="bench-%d" % index, ansible_connection="local"))
@@ -443,9 +473,10 @@ def concurrency_run(lab, count, playbook_vars, work_dir, name):
         "ANSIBLE_FORKS": str(count),
         "ANSIBLE_LOCAL_TEMP": os.path.join(work_dir, "ansible-tmp"),
     })
+    log_path = os.path.join(work_dir, "%s-%d.log" % (name, count))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    with open(os.path.join(work_dir, "%s-%d.log" % (name, count)), "w") as log:
+    with open(log_path, "w") as log:
         process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "progressive.delivery.rollout",
                                     "-i", inventory, "-e", "rollout_hosts=all"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         sampler = TreeSampler(process.pid)
@@ -454,13 +485,15 @@ def concurrency_run(lab, count, playbook_vars, work_dir, name):
         sampler.stop()
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return rc, wall, sampler.peak, cpu, sampler.peak_processes, sampler.peak_pss
+    return {"rc": rc, "wall_seconds": wall, "peak_rss_bytes": sampler.peak, "peak_pss_bytes": sampler.peak_pss,
+            "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "playbook_process_cpu_seconds": sampler.own_cpu, "peak_processes": sampler.peak_processes,
+            "tasks_of_one_canary": recap_tasks(log_path, "c0"), "log": log_path}
 
 
-def concurrency_benchmark(counts, interval, lab_dir, write=None, modules_in_worker=True):
+def concurrency_benchmark(counts, interval, lab_dir, write=None, modules_in_worker=True, step_weights=(50,)):
     """N canaries in N namespaces from one ansible-playbook, for each N of ``counts``: the rollout of podinfo 6.0.1
-    (after an initializing run) measured for wall time, peak RSS of the process tree and CPU seconds."""
+    (after an initializing run) measured for wall time, peak RSS and PSS of the process tree and CPU seconds."""
     logs = os.path.join(lab_dir, "benchmark-logs")
     os.makedirs(logs, exist_ok=True)
     subprocess.check_call([sys.executable, "-m", "tests.lab", "up", "--dir", lab_dir], cwd=REPO)
@@ -476,7 +509,7 @@ def concurrency_benchmark(counts, interval, lab_dir, write=None, modules_in_work
             "rollout_target": TARGET, "rollout_kubeconfig": lab["kubeconfig"], "rollout_prometheus": {"url": lab["prometheus"]},
             "rollout_progress_deadline_seconds": 300, "rollout_scale_down_delay": 0, "rollout_report": False,
             "progressive_delivery_in_process": modules_in_worker,
-            "rollout_analysis": {"interval": "%ds" % interval, "threshold": 2, "step_weights": [50],
+            "rollout_analysis": {"interval": "%ds" % interval, "threshold": 2, "step_weights": list(step_weights),
                                  "metrics": [{"name": "error-free", "query": "vector(100)", "threshold_range": {"min": 99}}]},
         }
         made = 0
@@ -489,24 +522,27 @@ def concurrency_benchmark(counts, interval, lab_dir, write=None, modules_in_work
                                                                                           resources={}))
             made = max(made, count)
             print("benchmark: %d canaries - initializing" % count, flush=True)
-            rc = concurrency_run(lab, count, playbook_vars, logs, "init")[0]
-            if rc:
+            if concurrency_run(lab, count, playbook_vars, logs, "init")["rc"]:
                 raise SystemExit("initializing %d canaries failed, see %s/init-%d.log" % (count, logs, count))
             for index in range(count):
                 release_in(apps, "bench-%d" % index, "6.0.1" if "6.0.1" not in image_in(apps, "bench-%d" % index) else "6.0.3")
             print("benchmark: %d canaries - rolling out" % count, flush=True)
-            rc, wall, rss, cpu, processes, pss = concurrency_run(lab, count, playbook_vars, logs, "rollout")
-            if rc:
-                raise SystemExit("rolling out %d canaries failed, see %s/rollout-%d.log" % (count, logs, count))
-            rows.append({"canaries": count, "wall_seconds": wall, "peak_rss_bytes": rss, "peak_pss_bytes": pss, "cpu_seconds": cpu,
-                         "peak_processes": processes, "modules_in_worker": modules_in_worker})
-            print("benchmark: %d canaries: %.1f s wall, %.0f MiB peak RSS, %.0f MiB peak PSS (%d processes), %.1f CPU s"
-                  % (count, wall, rss / 2.0 ** 20, pss / 2.0 ** 20, processes, cpu), flush=True)
-            with open(os.path.join(logs, "concurrency-%s.json" % ("worker" if modules_in_worker else "process")), "w") as handle:
+            row = concurrency_run(lab, count, playbook_vars, logs, "rollout")
+            if row["rc"]:
+                raise SystemExit("rolling out %d canaries failed, see %s" % (count, row["log"]))
+            row.update({"canaries": count, "modules_in_worker": modules_in_worker, "interval_seconds": interval,
+                        "step_weights": list(step_weights)})
+            rows.append(row)
+            print("benchmark: %d canaries: %.1f s wall, %.0f MiB peak RSS, %.0f MiB peak PSS (%d processes), %.1f CPU s "
+                  "(%.1f in ansible-playbook itself), one canary's tasks %s"
+                  % (count, row["wall_seconds"], row["peak_rss_bytes"] / 2.0 ** 20, row["peak_pss_bytes"] / 2.0 ** 20,
+                     row["peak_processes"], row["cpu_seconds"], row["playbook_process_cpu_seconds"], row["tasks_of_one_canary"]),
+                  flush=True)
+            with open(os.path.join(logs, "concurrency-%s-%ds.json" % ("worker" if modules_in_worker else "process", interval)), "w") as handle:
                 json.dump(rows, handle, indent=2)
     finally:
         subprocess.call([sys.executable, "-m", "tests.lab", "down", "--dir", lab_dir], cwd=REPO)
-    report = render_concurrency(rows, interval, modules_in_worker)
+    report = render_concurrency(rows, interval, modules_in_worker, step_weights)
     print(report)
     if write:
         with open(write, "a") as handle:
@@ -524,24 +560,33 @@ def release_in(apps, namespace, version):
     apps.replace_namespaced_deployment(TARGET, namespace, deployment)
 
 
-def render_concurrency(rows, interval, modules_in_worker=True):
+def render_concurrency(rows, interval, modules_in_worker=True, step_weights=(50,)):
     alone = next((row["wall_seconds"] for row in rows if row["canaries"] == 1), None)
-    lines = ["", "## Many canaries in parallel from one runner (modules %s)" % ("in the worker" if modules_in_worker else "as processes"), "",
+    schedule = ", ".join("%d %%" % weight for weight in step_weights)
+    lines = ["", "## Many canaries in parallel from one runner (interval %d s, steps %s, modules %s)" % (
+                 interval, schedule, "in the worker" if modules_in_worker else "as processes"), "",
              "Measured %s on %s (%d cores, Python %s), one lab; N canaries in N namespaces driven by ONE ansible-playbook "
              "(N inventory hosts, `ansible_connection=local`, forks N), each rolling out podinfo 6.0.1 (interval %d s, "
-             "one step of 50 %%, a constant metric), progressive_delivery_in_process=%s. RSS and PSS: the playbook's whole "
+             "steps %s, a constant metric), progressive_delivery_in_process=%s. RSS and PSS: the playbook's whole "
              "process tree summed, sampled every 0.2 s (RSS counts the pages the forks share once per process, PSS divides "
-             "them); CPU: the tree's user + system seconds (rusage of the waited children)." % (
+             "them); CPU: the tree's user + system seconds (rusage of the waited children), and the part spent in the "
+             "ansible-playbook process itself (the strategy, the callbacks), which one core must carry; tasks: what the "
+             "recap counts for one canary (ok + skipped)." % (
                  datetime.date.today().isoformat(), platform.node() or "this machine", os.cpu_count(), platform.python_version(), interval,
-                 str(modules_in_worker).lower()),
-             "", "| canaries | wall time | vs one alone | peak RSS (tree) | peak PSS (tree) | processes at peak | CPU seconds |",
-             "|---|---|---|---|---|---|---|"]
+                 schedule, str(modules_in_worker).lower()),
+             "", "| canaries | wall time | vs one alone | peak RSS (tree) | peak PSS (tree) | processes at peak | CPU seconds "
+                 "| of which ansible-playbook | tasks of one canary |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         ratio = "%.2fx" % (row["wall_seconds"] / alone) if alone else "-"
-        lines.append("| %d | %.1f s | %s | %.0f MiB | %.0f MiB | %d | %.1f |" % (
+        tasks = row.get("tasks_of_one_canary")
+        lines.append("| %d | %.1f s | %s | %.0f MiB | %.0f MiB | %d | %.1f | %s | %s |" % (
             row["canaries"], row["wall_seconds"], ratio, row["peak_rss_bytes"] / 2.0 ** 20, row["peak_pss_bytes"] / 2.0 ** 20,
-            row["peak_processes"], row["cpu_seconds"]))
+            row["peak_processes"], row["cpu_seconds"],
+            "%.1f" % row["playbook_process_cpu_seconds"] if row.get("playbook_process_cpu_seconds") is not None else "-",
+            "%d + %d" % tuple(tasks) if tasks else "-"))
     return "\n".join(lines) + "\n"
+
 
 def render(args, init_seconds, rollout_seconds, steps, overheads, analysis_seconds, formula, fault_to_safety, budget, faulty_seconds):
     cpu = "%d cores" % os.cpu_count()
